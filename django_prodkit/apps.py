@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class ProdkitConfig(AppConfig):
+    name = "django_prodkit"
+    label = "prodkit"
+    verbose_name = "django-prodkit"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_prodkit.checks.settings import check_settings
+        from django_prodkit.logs.checks import check_middleware
+
+        checks.register(check_settings, "prodkit")
+        checks.register(check_middleware, "prodkit")

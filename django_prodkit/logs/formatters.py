@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+from django.http import HttpRequest
+
+from django_prodkit.logs.context import NO_REQUEST_ID, current_request_id
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None))
+) | {"message", "asctime", "request_id"}
+
+
+class RequestIDFilter(logging.Filter):
+    """Set ``record.request_id`` to the current request's ID, or ``"-"`` outside a request.
+
+    Attach it to a handler (not a logger) so that it sees records propagated from every
+    logger; then ``%(request_id)s`` works in any format string.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id.get() or NO_REQUEST_ID
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    """Format each record as one line of JSON.
+
+    Keys: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``request_id``
+    (``null`` outside a request), every ``extra`` field, and ``exception``/``stack`` when the
+    record carries them. Values that JSON cannot hold are written with ``str()``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        document: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": None if request_id == NO_REQUEST_ID else request_id,
+        }
+        for key, value in vars(record).items():
+            # Django's "django.request" records carry the HttpRequest itself: its repr adds
+            # nothing and its attributes (cookies, headers) must never reach a log.
+            if key in _STANDARD_ATTRIBUTES or key.startswith("_") or isinstance(value, HttpRequest):
+                continue
+            document.setdefault(key, value)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            document["exception"] = record.exc_text
+        if record.stack_info:
+            document["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(document, default=str)

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from tests import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("sync/<int:pk>/", views.sync_view, name="sync"),
+    path("async/<int:pk>/", views.async_view, name="async"),
+    path("boom/", views.boom, name="boom"),
+]
