@@ -12,13 +12,16 @@ import functools
 import re
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Validator = Callable[[Any], str | None]
 
@@ -97,7 +100,9 @@ def parse(raw: object) -> tuple[Settings, list[CheckMessage]]:
             problems.append(_unknown(f"PRODKIT[{key!r}]", key, _fields(Settings)))
             continue
         section_type = _hints(Settings)[field.name]
-        sections[field.name] = _parse_section(section_type, f"PRODKIT[{key!r}]", value, problems)
+        sections[field.name] = _parse_section(
+            section_type, f"PRODKIT[{key!r}]", value, problems
+        )
     return Settings(**sections), problems  # type: ignore[arg-type]
 
 
@@ -122,7 +127,7 @@ def _reset(*, setting: str, **kwargs: object) -> None:
 
 
 def _parse_section(
-    cls: type[Any], path: str, raw: object, problems: list[CheckMessage]
+    cls: type[DataclassInstance], path: str, raw: object, problems: list[CheckMessage]
 ) -> object:
     if not isinstance(raw, Mapping):
         problems.append(_wrong(path, "must be a dict", raw))
@@ -190,18 +195,32 @@ def _describe(expected: Any) -> str:
 
 def _unknown(path: str, key: object, fields: Mapping[str, object]) -> Error:
     names = sorted(fields)
-    close = difflib.get_close_matches(str(key).upper(), names, n=1) if isinstance(key, str) else []
-    hint = f"Did you mean {close[0]!r}?" if close else "Valid keys: " + ", ".join(names) + "."
+    close = (
+        difflib.get_close_matches(str(key).upper(), names, n=1)
+        if isinstance(key, str)
+        else []
+    )
+    hint = (
+        f"Did you mean {close[0]!r}?"
+        if close
+        else "Valid keys: " + ", ".join(names) + "."
+    )
     return Error(f"Unknown setting {path}.", hint=hint, id="prodkit.E001")
 
 
 def _wrong(path: str, error: str, value: object, default: object = None) -> Error:
     hint = f"The default is {default!r}." if _is_plain(default) else None
-    return Error(f"{path} {error}, got {value!r} ({_type_name(value)}).", hint=hint, id="prodkit.E002")
+    return Error(
+        f"{path} {error}, got {value!r} ({_type_name(value)}).",
+        hint=hint,
+        id="prodkit.E002",
+    )
 
 
 def _is_plain(value: object) -> bool:
-    return value is not None and value is not dataclasses.MISSING and not callable(value)
+    return (
+        value is not None and value is not dataclasses.MISSING and not callable(value)
+    )
 
 
 def _type_name(value: object) -> str:
@@ -209,11 +228,13 @@ def _type_name(value: object) -> str:
 
 
 @functools.cache
-def _fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+def _fields(cls: type[DataclassInstance]) -> dict[str, dataclasses.Field[Any]]:
     """The user-facing keys of a section: upper-case names of its init fields."""
-    return {field.name.upper(): field for field in dataclasses.fields(cls) if field.init}
+    return {
+        field.name.upper(): field for field in dataclasses.fields(cls) if field.init
+    }
 
 
 @functools.cache
-def _hints(cls: type[Any]) -> dict[str, Any]:
+def _hints(cls: type[DataclassInstance]) -> dict[str, Any]:
     return get_type_hints(cls)

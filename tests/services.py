@@ -16,7 +16,9 @@ import pytest
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//"
+BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL") or "amqp://guest:guest@127.0.0.1:5672//"
+)
 DATABASE_URL = os.environ.get("DATABASE_URL") or ""
 TIMEOUT = 3.0
 
@@ -63,7 +65,9 @@ def _probe_postgres() -> None:
 
 def _probe_redis() -> None:
     parts = urlsplit(REDIS_URL)
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), TIMEOUT) as sock:
+    with socket.create_connection(
+        (parts.hostname or "127.0.0.1", parts.port or 6379), TIMEOUT
+    ) as sock:
         if parts.password:
             sock.sendall(f"AUTH {parts.password}\r\n".encode())
             if not sock.recv(64).startswith(b"+OK"):
@@ -76,30 +80,54 @@ def _probe_redis() -> None:
 
 def _probe_broker() -> None:
     try:
-        from kombu import Connection
+        from kombu.connection import Connection
     except ImportError:  # The "core" environment installs no extras.
         parts = urlsplit(BROKER_URL)
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), TIMEOUT).close()
+        socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 5672), TIMEOUT
+        ).close()
         return
     with Connection(BROKER_URL, connect_timeout=TIMEOUT) as connection:
         connection.ensure_connection(max_retries=1)
 
 
-_URLS = {"postgres": lambda: DATABASE_URL or DEFAULT_DATABASE_URL, "redis": lambda: REDIS_URL, "celery": lambda: BROKER_URL}
+_URLS = {
+    "postgres": lambda: DATABASE_URL or DEFAULT_DATABASE_URL,
+    "redis": lambda: REDIS_URL,
+    "celery": lambda: BROKER_URL,
+}
+
+
+MARKERS = {
+    "postgres": "needs the run's default database to be PostgreSQL (DATABASE_URL)",
+    "redis": "needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/0)",
+    "celery": "needs a Celery broker (CELERY_BROKER_URL, default amqp://guest:guest@127.0.0.1:5672//)",
+    "slow": "slow or load-style test; CI runs it, deselect with -m 'not slow'",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     for service, url in _URLS.items():
         problem = probe(service)
-        lines.append(f"{service}: {redact(url())} ({'up' if problem is None else problem})")
+        lines.append(
+            f"{service}: {redact(url())} ({'up' if problem is None else problem})"
+        )
     return lines
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if DATABASE_URL and (problem := probe("postgres")):
         # The run asked for this database explicitly: there is nothing to fall back to.
-        pytest.exit(f"DATABASE_URL={redact(DATABASE_URL)} is unreachable: {problem}", returncode=1)
+        pytest.exit(
+            f"DATABASE_URL={redact(DATABASE_URL)} is unreachable: {problem}",
+            returncode=1,
+        )
     if not services_required():
         return
     missing = [
@@ -108,7 +136,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if service != "postgres" and (problem := probe(service))
     ]
     if missing:
-        pytest.exit("PRODKIT_REQUIRE_SERVICES=1 but " + "; ".join(missing), returncode=1)
+        pytest.exit(
+            "PRODKIT_REQUIRE_SERVICES=1 but " + "; ".join(missing), returncode=1
+        )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -11,12 +11,16 @@ logger = logging.getLogger("tests.views")
 
 def sync_view(request: HttpRequest, pk: int) -> HttpResponse:
     logger.info("inside the sync view")
-    return JsonResponse({"request_id": get_request_id(request), "in_context": get_request_id()})
+    return JsonResponse(
+        {"request_id": get_request_id(request), "in_context": get_request_id()}
+    )
 
 
 async def async_view(request: HttpRequest, pk: int) -> HttpResponse:
     logger.info("inside the async view")
-    return JsonResponse({"request_id": get_request_id(request), "in_context": get_request_id()})
+    return JsonResponse(
+        {"request_id": get_request_id(request), "in_context": get_request_id()}
+    )
 
 
 def boom(request: HttpRequest) -> HttpResponse:

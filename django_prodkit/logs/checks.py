@@ -10,7 +10,10 @@ from django.core.checks import CheckMessage, Warning
 from django_prodkit import conf
 
 MIDDLEWARE_PATH = "django_prodkit.logs.RequestIDMiddleware"
-_MIDDLEWARE_PATHS = {MIDDLEWARE_PATH, "django_prodkit.logs.middleware.RequestIDMiddleware"}
+_MIDDLEWARE_PATHS = {
+    MIDDLEWARE_PATH,
+    "django_prodkit.logs.middleware.RequestIDMiddleware",
+}
 
 
 def check_middleware(
@@ -20,7 +23,9 @@ def check_middleware(
     if not conf.load()[0].logs.enabled:
         return []
     middleware = list(settings.MIDDLEWARE)
-    positions = [index for index, path in enumerate(middleware) if path in _MIDDLEWARE_PATHS]
+    positions = [
+        index for index, path in enumerate(middleware) if path in _MIDDLEWARE_PATHS
+    ]
     if not positions:
         return [
             Warning(

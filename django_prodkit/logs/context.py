@@ -14,7 +14,9 @@ NO_REQUEST_ID = "-"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:;+=/@-]+", re.ASCII)
 _REQUEST_ATTRIBUTE = "_prodkit_request_id"
 
-current_request_id: ContextVar[str | None] = ContextVar("prodkit_request_id", default=None)
+current_request_id: ContextVar[str | None] = ContextVar(
+    "prodkit_request_id", default=None
+)
 
 
 def get_request_id(request: HttpRequest | None = None) -> str | None:

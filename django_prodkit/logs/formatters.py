@@ -49,7 +49,11 @@ class JSONFormatter(logging.Formatter):
         for key, value in vars(record).items():
             # Django's "django.request" records carry the HttpRequest itself: its repr adds
             # nothing and its attributes (cookies, headers) must never reach a log.
-            if key in _STANDARD_ATTRIBUTES or key.startswith("_") or isinstance(value, HttpRequest):
+            if (
+                key in _STANDARD_ATTRIBUTES
+                or key.startswith("_")
+                or isinstance(value, HttpRequest)
+            ):
                 continue
             document.setdefault(key, value)
         if record.exc_info:

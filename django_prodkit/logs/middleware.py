@@ -79,7 +79,9 @@ class RequestIDMiddleware:
         request_id, _token, started = state
         options = conf.get().logs
         response[options.request_id_header] = request_id
-        if options.request_log and not request.path.startswith(options.request_log_skip):
+        if options.request_log and not request.path.startswith(
+            options.request_log_skip
+        ):
             _log_request(request, response, request_id, started)
         return response
 
