@@ -97,3 +97,15 @@ def test_present_service_runs_its_tests(run):
 def test_redact_hides_only_the_password():
     assert redact("amqp://guest:guest@host:5672//") == "amqp://guest:***@host:5672//"
     assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_run_uses_the_database_url():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version_num')::int")
+        (version,) = cursor.fetchone()
+    assert connection.vendor == "postgresql"
+    assert version >= 140000

@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sync/<int:pk>/", views.sync_view, name="sync"),
     path("async/<int:pk>/", views.async_view, name="async"),
+    path("held-id/", views.held_id, name="held-id"),
     path("boom/", views.boom, name="boom"),
 ]
