@@ -6,12 +6,27 @@ import logging
 
 from django.http import HttpRequest
 
-from django_prodkit.logs.context import NO_REQUEST_ID, current_request_id
+from django_prodkit.logs.context import (
+    NO_REQUEST_ID,
+    current_request_id,
+    get_request_id,
+)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None))
 ) | {"message", "asctime", "request_id"}
+
+
+def _record_request_id(record: logging.LogRecord) -> str | None:
+    if (request_id := getattr(record, "request_id", None)) is not None:
+        return str(request_id)
+    if (request_id := current_request_id.get()) is not None:
+        return request_id
+    # Django logs 4xx/5xx responses ("Not Found: /x") after the middleware stack has
+    # returned, with the request in ``extra``: the ID is read from the request itself.
+    request = getattr(record, "request", None)
+    return get_request_id(request) if isinstance(request, HttpRequest) else None
 
 
 class RequestIDFilter(logging.Filter):
@@ -22,8 +37,7 @@ class RequestIDFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "request_id", None) is None:
-            record.request_id = current_request_id.get() or NO_REQUEST_ID
+        record.request_id = _record_request_id(record) or NO_REQUEST_ID
         return True
 
 
@@ -36,7 +50,7 @@ class JSONFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        request_id = _record_request_id(record)
         document: dict[str, object] = {
             "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
                 timespec="milliseconds"

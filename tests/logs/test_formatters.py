@@ -153,3 +153,12 @@ def test_id_survives_a_queue_handler(in_request):
         logger.removeHandler(producer)
         logger.propagate = True
     assert json.loads(lines[0])["request_id"] == "req-1"
+
+
+def test_django_not_found_line_carries_the_id(client, log_records):
+    """Django logs "Not Found" after the middleware stack returned; the ID comes from the request."""
+    response = client.get("/missing/", headers={"x-request-id": "nf-1"})
+    [record] = [r for r in log_records if r.name == "django.request"]
+    assert record.getMessage() == "Not Found: /missing/"
+    assert record.request_id == response["X-Request-ID"] == "nf-1"
+    assert json.loads(JSONFormatter().format(record))["request_id"] == "nf-1"
