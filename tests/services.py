@@ -47,6 +47,8 @@ def probe(service: str) -> str | None:
             _probe_broker()
         else:
             raise ValueError(service)
+    except LookupError as exc:  # Not configured for this run: the message says why.
+        return str(exc)
     except Exception as exc:  # Any failure to talk to the service means "absent".
         return f"{type(exc).__name__}: {exc}".strip()
     return None

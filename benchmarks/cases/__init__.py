@@ -1,0 +1,3 @@
+"""One module per benchmark; each defines ``SPEC``, registered by name in ``run.py``."""
+
+from __future__ import annotations

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from demo import views
+
+app_name = "demo"
+
+urlpatterns = [
+    path("ping/", views.ping, name="ping"),
+    path("boom/", views.boom, name="boom"),
+    path("slow/", views.slow, name="slow"),
+]

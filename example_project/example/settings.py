@@ -1,0 +1,185 @@
+"""Settings for the django-prodkit example project.
+
+Everything runs embedded by default: SQLite, LocMemCache and Celery in eager mode. Set
+DATABASE_URL, REDIS_URL and CELERY_BROKER_URL to use PostgreSQL, Redis and a real broker.
+Every environment variable read here is listed, with its default, in ../README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1 or 0 (or true/false), got {value!r}.")
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [
+        item.strip()
+        for item in os.environ.get(name, default).split(",")
+        if item.strip()
+    ]
+
+
+DEBUG = _env_flag("DJANGO_DEBUG", True)
+# Local development only: the "django-insecure-" prefix makes `check --deploy` flag it.
+SECRET_KEY = (
+    os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-prodkit-example-local-only"
+)
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+# Goes into PRODKIT["HEALTH"]["TOKEN"] once the health capability exists.
+HEALTH_TOKEN = os.environ.get("PRODKIT_HEALTH_TOKEN", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Before staticfiles, so that runserver leaves static files to WhiteNoise too.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_prodkit",
+    "demo",
+]
+
+MIDDLEWARE = [
+    # First, so that every response (redirects and static files too) gets an ID and a log line.
+    "django_prodkit.logs.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Sections for health, rate limits, queries etc. are added as each capability lands; the
+# slow-query threshold (PRODKIT["QUERIES"]["SLOW_MS"]) comes with the queries capability and
+# will sit below the 250 ms that /demo/slow/ takes.
+PRODKIT = {
+    "LOGS": {
+        # The admin pulls a dozen static files per page: keep them out of the request log.
+        "REQUEST_LOG_SKIP": ["/static/"],
+    },
+}
+
+ROOT_URLCONF = "example.urls"
+WSGI_APPLICATION = "example.wsgi.application"
+ASGI_APPLICATION = "example.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        # Keep a connection for a minute instead of opening one per request, and check it
+        # before reuse so that a database restart costs one retry, not a 500.
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_redis_url = os.environ.get("REDIS_URL", "")
+if _redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": _redis_url,
+            "KEY_PREFIX": "example",
+            # Fail fast when Redis is down instead of hanging a request.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+_broker_url = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_BROKER_URL = _broker_url or "memory://"
+# With no broker, tasks run inline in the process that sends them.
+CELERY_TASK_ALWAYS_EAGER = not _broker_url
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves files straight from each app's static/ folder, so the example needs no
+# collectstatic; a real deployment runs collectstatic into STATIC_ROOT instead.
+WHITENOISE_USE_FINDERS = True
+# ...and so STATIC_ROOT may not exist, which WhiteNoise would warn about at start-up.
+warnings.filterwarnings(
+    "ignore", message=r"No directory at: .*staticfiles", module=r"whitenoise\."
+)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+_log_level = os.environ.get("DJANGO_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "django_prodkit.logs.RequestIDFilter"},
+        "no_access_line": {"()": "example.log.RunserverAccessLineFilter"},
+    },
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        },
+        "json": {"()": "django_prodkit.logs.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if _env_flag("PRODKIT_JSON_LOGS", False) else "text",
+        }
+    },
+    # The only handler is on the root logger and every logger propagates to it, so each
+    # record is written once. Django's default config gives "django" and "django.server"
+    # handlers of their own; naming them here with no handlers removes those.
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "django": {"handlers": [], "level": _log_level},
+        "django.server": {
+            "handlers": [],
+            "level": _log_level,
+            "filters": ["no_access_line"],
+            "propagate": True,
+        },
+        "django_prodkit": {"level": _log_level},
+        "demo": {"level": _log_level},
+    },
+}

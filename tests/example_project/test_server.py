@@ -1,0 +1,149 @@
+"""The example served by a plain WSGI server (not runserver), with DEBUG off."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.example_project.runner import EXAMPLE_DIR, example_env, run
+
+# wsgiref, not runserver: WhiteNoise must serve the admin's CSS under any WSGI server.
+_SERVE = """
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+from django.core.wsgi import get_wsgi_application
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass  # The app logs each request itself.
+
+server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=QuietHandler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    log: Path
+
+    def get(
+        self, path: str, request_id: str | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        request = urllib.request.Request(self.url + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
+
+    def log_lines(self, needle: str) -> list[str]:
+        return [line for line in self.log.read_text().splitlines() if needle in line]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("example")
+    env = example_env(
+        folder / "db.sqlite3", DJANGO_DEBUG="0", DJANGO_ALLOWED_HOSTS="127.0.0.1"
+    )
+    run(["manage.py", "migrate", "--no-input"], env)
+    log = folder / "server.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE],
+            cwd=EXAMPLE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        assert port, log.read_text()
+        yield Server(f"http://127.0.0.1:{port}", log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_index_lists_the_demo_urls(server):
+    status, _headers, body = server.get("/")
+    assert status == 200
+    assert {"/demo/ping/", "/demo/boom/", "/demo/slow/", "/admin/"} <= set(
+        json.loads(body)["endpoints"]
+    )
+
+
+def test_ping_answers_pong(server):
+    status, headers, body = server.get("/demo/ping/")
+    assert (status, json.loads(body)) == (200, {"pong": True})
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Request-ID"]
+
+
+def test_boom_is_a_json_500_carrying_the_request_id(server):
+    status, headers, body = server.get("/demo/boom/")
+    assert status == 500
+    assert json.loads(body) == {
+        "error": "server_error",
+        "request_id": headers["X-Request-ID"],
+    }
+
+
+def test_boom_traceback_is_logged_with_the_request_id(server):
+    request_id = f"test-{uuid.uuid4()}"
+    server.get("/demo/boom/", request_id)
+    assert "RuntimeError: boom" in server.log.read_text()
+    [error, access] = server.log_lines(request_id)
+    assert "ERROR django.request" in error
+    assert (
+        f"WARNING django_prodkit.request [{request_id}] GET /demo/boom/ 500" in access
+    )
+
+
+def test_slow_runs_one_query_of_at_least_250_ms(server):
+    started = time.perf_counter()
+    status, _headers, body = server.get("/demo/slow/")
+    elapsed = time.perf_counter() - started
+    assert status == 200
+    assert elapsed >= 0.25
+    assert json.loads(body)["query_ms"] >= 250
+
+
+def test_each_request_is_logged_once(server):
+    request_id = f"test-{uuid.uuid4()}"
+    status, headers, _body = server.get("/demo/ping/", request_id)
+    assert (status, headers["X-Request-ID"]) == (200, request_id)
+    [line] = server.log_lines(request_id)
+    assert f"INFO django_prodkit.request [{request_id}] GET /demo/ping/ 200" in line
+
+
+def test_whitenoise_serves_admin_css_with_debug_off(server):
+    status, headers, body = server.get("/static/admin/css/base.css")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
+    assert "max-age" in headers["Cache-Control"]  # set by WhiteNoise, not by Django
+    assert headers["X-Request-ID"]
+    assert body
+
+
+def test_admin_login_page_is_served(server):
+    status, _headers, body = server.get("/admin/login/")
+    assert status == 200
+    assert b"/static/admin/css/base.css" in body
