@@ -49,27 +49,28 @@ class JSONFormatter(logging.Formatter):
     record carries them. Values that JSON cannot hold are written with ``str()``.
     """
 
+    _last_second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         request_id = _record_request_id(record)
         document: dict[str, object] = {
-            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": None if request_id == NO_REQUEST_ID else request_id,
         }
-        for key, value in vars(record).items():
+        attributes = vars(record)
+        for key in attributes.keys() - _STANDARD_ATTRIBUTES:
+            value = attributes[key]
             # Django's "django.request" records carry the HttpRequest itself: its repr adds
             # nothing and its attributes (cookies, headers) must never reach a log.
             if (
-                key in _STANDARD_ATTRIBUTES
-                or key.startswith("_")
-                or isinstance(value, HttpRequest)
+                key[0] != "_"
+                and key not in document
+                and not isinstance(value, HttpRequest)
             ):
-                continue
-            document.setdefault(key, value)
+                document[key] = value
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -77,3 +78,14 @@ class JSONFormatter(logging.Formatter):
         if record.stack_info:
             document["stack"] = self.formatStack(record.stack_info)
         return json.dumps(document, default=str)
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """ISO 8601 in UTC with milliseconds; the part down to the second is reused."""
+        second = int(record.created)
+        cached = self._last_second
+        if cached[0] != second:
+            prefix = dt.datetime.fromtimestamp(second, tz=dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            )
+            cached = self._last_second = (second, prefix)
+        return f"{cached[1]}.{int(record.msecs):03d}+00:00"

@@ -97,19 +97,24 @@ def _log_request(
         return
     duration_ms = round((time.perf_counter_ns() - started) / 1e6, 3)
     match = request.resolver_match
-    request_logger.log(
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "route": match.route if match is not None else None,
+        "status": status,
+        "duration_ms": duration_ms,
+        "request_id": request_id,
+    }
+    # makeRecord + handle rather than log(): the caller's file and line would always be this
+    # function, and finding them walks the whole middleware stack on every request.
+    record = request_logger.makeRecord(
+        request_logger.name,
         level,
+        __file__,
+        0,
         "%s %s %s %.1fms",
-        request.method,
-        request.path,
-        status,
-        duration_ms,
-        extra={
-            "method": request.method,
-            "path": request.path,
-            "route": match.route if match is not None else None,
-            "status": status,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-        },
+        (request.method, request.path, status, duration_ms),
+        None,
+        extra=fields,
     )
+    request_logger.handle(record)

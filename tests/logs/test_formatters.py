@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import queue
@@ -162,3 +163,23 @@ def test_django_not_found_line_carries_the_id(client, log_records):
     assert record.getMessage() == "Not Found: /missing/"
     assert record.request_id == response["X-Request-ID"] == "nf-1"
     assert json.loads(JSONFormatter().format(record))["request_id"] == "nf-1"
+
+
+@pytest.mark.parametrize(
+    "created", [0.0, 1764068400.5, 1764068400.999, 1764068401.0425]
+)
+def test_time_is_iso_8601_utc_with_milliseconds(created):
+    record = make_record()
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000)
+    formatter = JSONFormatter()
+    expected = dt.datetime.fromtimestamp(int(created), tz=dt.UTC).replace(
+        microsecond=int(record.msecs) * 1000
+    )
+    assert json.loads(formatter.format(record))["time"] == expected.isoformat(
+        timespec="milliseconds"
+    )
+    # The second part is cached per formatter: a second record in the same second agrees.
+    assert json.loads(formatter.format(record))["time"] == expected.isoformat(
+        timespec="milliseconds"
+    )
