@@ -183,3 +183,11 @@ def test_time_is_iso_8601_utc_with_milliseconds(created):
     assert json.loads(formatter.format(record))["time"] == expected.isoformat(
         timespec="milliseconds"
     )
+
+
+def test_preformatted_exception_text_is_included():
+    """Records that crossed a process (SocketHandler) carry exc_text without exc_info."""
+    record = make_record(exc_text="Traceback (most recent call last):\nValueError: bad")
+    assert json.loads(JSONFormatter().format(record))["exception"].endswith(
+        "ValueError: bad"
+    )
