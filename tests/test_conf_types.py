@@ -10,6 +10,7 @@ import dataclasses
 from typing import Literal
 
 import pytest
+from django.core.checks import CheckMessage
 
 from django_prodkit import conf
 
@@ -23,7 +24,7 @@ class Section:
 
 
 def parse(**raw):
-    problems = []
+    problems: list[CheckMessage] = []
     value = conf._parse_section(Section, "PRODKIT['X']", raw, problems)
     return value, [(p.id, p.msg) for p in problems]
 
