@@ -11,6 +11,7 @@ from django.http.response import HttpResponseBase
 
 from django_prodkit import conf
 from django_prodkit._typing import AsyncGetResponse, GetResponse
+from django_prodkit.conf import LogsSettings
 from django_prodkit.logs.context import (
     current_request_id,
     generate_request_id,
@@ -20,7 +21,7 @@ from django_prodkit.logs.context import (
 
 request_logger = logging.getLogger("django_prodkit.request")
 
-_State = tuple[str, Token[str | None], int]
+_State = tuple[str, Token[str | None], int, LogsSettings]
 
 
 class RequestIDMiddleware:
@@ -71,13 +72,12 @@ class RequestIDMiddleware:
         ):
             request_id = generate_request_id()
         set_request_id(request, request_id)
-        return request_id, current_request_id.set(request_id), started
+        return request_id, current_request_id.set(request_id), started, options
 
     def _after(
         self, request: HttpRequest, response: HttpResponseBase, state: _State
     ) -> HttpResponseBase:
-        request_id, _token, started = state
-        options = conf.get().logs
+        request_id, _token, started, options = state
         response[options.request_id_header] = request_id
         if options.request_log and not request.path.startswith(
             options.request_log_skip
