@@ -12,7 +12,9 @@ class ProdkitConfig(AppConfig):
 
     def ready(self) -> None:
         from django_prodkit.checks.settings import check_settings
+        from django_prodkit.health.checks import check_health
         from django_prodkit.logs.checks import check_middleware
 
         checks.register(check_settings, "prodkit")
         checks.register(check_middleware, "prodkit")
+        checks.register(check_health, "prodkit")

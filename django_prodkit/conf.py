@@ -46,6 +46,22 @@ def _between(low: int, high: int) -> Validator:
     return validate
 
 
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _percent(value: int) -> str | None:
+    return None if 0 < value <= 100 else "must be a percentage between 1 and 100"
+
+
+def _optional_positive(value: float | None) -> str | None:
+    return None if value is None else _positive(value)
+
+
 def _path_prefixes(value: tuple[str, ...]) -> str | None:
     if all(item.startswith("/") for item in value):
         return None
@@ -71,10 +87,110 @@ class LogsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseCheckSettings:
+    """``PRODKIT["HEALTH"]["DATABASE"]``: a ``SELECT 1`` per database alias."""
+
+    enabled: bool = True
+    critical: bool = True
+    timeout: float | None = _validated(None, _optional_positive)
+    aliases: tuple[str, ...] | None = None
+    warn_ms: float = _validated(200.0, _positive)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CacheCheckSettings:
+    """``PRODKIT["HEALTH"]["CACHE"]``: a set/get/delete round trip per cache alias."""
+
+    enabled: bool = True
+    critical: bool = True
+    timeout: float | None = _validated(None, _optional_positive)
+    aliases: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RedisCheckSettings:
+    """``PRODKIT["HEALTH"]["REDIS"]``: ``INFO`` of each django-redis cache's server."""
+
+    enabled: bool = True
+    critical: bool = False
+    timeout: float | None = _validated(None, _optional_positive)
+    aliases: tuple[str, ...] | None = None
+    memory_warn_percent: int = _validated(90, _percent)
+    warn_on_evictions: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationsCheckSettings:
+    """``PRODKIT["HEALTH"]["MIGRATIONS"]``: unapplied migrations per database."""
+
+    enabled: bool = True
+    critical: bool = False
+    timeout: float | None = _validated(None, _optional_positive)
+    databases: tuple[str, ...] = ("default",)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DiskCheckSettings:
+    """``PRODKIT["HEALTH"]["DISK"]``: used space on each path."""
+
+    enabled: bool = True
+    critical: bool = False
+    timeout: float | None = _validated(None, _optional_positive)
+    paths: tuple[str, ...] = ("/",)
+    warn_percent: int = _validated(90, _percent)
+    fail_percent: int = _validated(95, _percent)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryCheckSettings:
+    """``PRODKIT["HEALTH"]["MEMORY"]``: the resident memory of this process."""
+
+    enabled: bool = True
+    critical: bool = False
+    timeout: float | None = _validated(None, _optional_positive)
+    warn_mb: int | None = _validated(None, _optional_positive)
+    fail_mb: int | None = _validated(None, _optional_positive)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerCheckSettings:
+    """``PRODKIT["HEALTH"]["BROKER"]``: a connection to the Celery broker."""
+
+    enabled: bool = True
+    critical: bool = False
+    timeout: float | None = _validated(None, _optional_positive)
+    url: str | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HealthSettings:
+    """``PRODKIT["HEALTH"]``: the health endpoints, their checks and their history."""
+
+    enabled: bool = True
+    token: str | None = dataclasses.field(default=None, repr=False)
+    timeout: float = _validated(2.0, _positive)
+    cache_seconds: float = _validated(5.0, _not_negative)
+    checks: tuple[str, ...] = ()
+    history_days: int = _validated(30, _between(1, 3650))
+    database: DatabaseCheckSettings = dataclasses.field(
+        default_factory=DatabaseCheckSettings
+    )
+    cache: CacheCheckSettings = dataclasses.field(default_factory=CacheCheckSettings)
+    redis: RedisCheckSettings = dataclasses.field(default_factory=RedisCheckSettings)
+    migrations: MigrationsCheckSettings = dataclasses.field(
+        default_factory=MigrationsCheckSettings
+    )
+    disk: DiskCheckSettings = dataclasses.field(default_factory=DiskCheckSettings)
+    memory: MemoryCheckSettings = dataclasses.field(default_factory=MemoryCheckSettings)
+    broker: BrokerCheckSettings = dataclasses.field(default_factory=BrokerCheckSettings)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
 
     logs: LogsSettings = dataclasses.field(default_factory=LogsSettings)
+    health: HealthSettings = dataclasses.field(default_factory=HealthSettings)
 
 
 def parse(raw: object) -> tuple[Settings, list[CheckMessage]]:
@@ -141,12 +257,21 @@ def _parse_section(
         if field is None:
             problems.append(_unknown(key_path, key, fields))
             continue
+        if dataclasses.is_dataclass(hints[field.name]):
+            values[field.name] = _parse_section(
+                hints[field.name], key_path, value, problems
+            )
+            continue
         converted, error = _convert(hints[field.name], value)
         validator = field.metadata.get("validate")
         if error is None and validator is not None:
             error = validator(converted)
         if error is not None:
-            problems.append(_wrong(key_path, error, value, default=field.default))
+            problems.append(
+                _wrong(
+                    key_path, error, value, default=field.default, secret=not field.repr
+                )
+            )
         else:
             values[field.name] = converted
     return cls(**values)
@@ -208,10 +333,14 @@ def _unknown(path: str, key: object, fields: Mapping[str, object]) -> Error:
     return Error(f"Unknown setting {path}.", hint=hint, id="prodkit.E001")
 
 
-def _wrong(path: str, error: str, value: object, default: object = None) -> Error:
+def _wrong(
+    path: str, error: str, value: object, default: object = None, secret: bool = False
+) -> Error:
     hint = f"The default is {default!r}." if _is_plain(default) else None
+    # A secret (a token, a URL with a password) is never echoed, even when it is invalid.
+    shown = "a value" if secret else repr(value)
     return Error(
-        f"{path} {error}, got {value!r} ({_type_name(value)}).",
+        f"{path} {error}, got {shown} ({_type_name(value)}).",
         hint=hint,
         id="prodkit.E002",
     )

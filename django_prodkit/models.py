@@ -1,0 +1,7 @@
+"""Every capability's models, so that Django finds them under the ``prodkit`` label."""
+
+from __future__ import annotations
+
+from django_prodkit.health.models import HealthCheckRun
+
+__all__ = ["HealthCheckRun"]

@@ -1,0 +1,15 @@
+"""The kit's endpoints: ``path("", include("django_prodkit.urls"))``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from django_prodkit.health import views as health
+
+app_name = "prodkit"
+
+urlpatterns = [
+    path("health/live/", health.live, name="health-live"),
+    path("health/ready/", health.ready, name="health-ready"),
+    path("health/", health.health, name="health"),
+]
