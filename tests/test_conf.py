@@ -131,3 +131,63 @@ def test_non_string_key_is_unknown():
 def test_derived_field_is_not_a_setting():
     _value, [problem] = conf.parse({"LOGS": {"REQUEST_ID_META_KEY": "HTTP_X"}})
     assert problem.id == "prodkit.E001"
+
+
+def test_nested_sections_are_merged_over_their_defaults(settings):
+    settings.PRODKIT = {"HEALTH": {"DATABASE": {"WARN_MS": 50, "ALIASES": ["replica"]}}}
+    database = conf.get().health.database
+    assert database.warn_ms == 50.0
+    assert database.aliases == ("replica",)
+    assert database.critical is True
+    assert conf.get().health.cache == conf.CacheCheckSettings()
+
+
+def test_unknown_nested_key_names_its_full_path():
+    _, [problem] = conf.parse({"HEALTH": {"DATABASE": {"WARN_MZ": 5}}})
+    assert problem.id == "prodkit.E001"
+    assert problem.msg == "Unknown setting PRODKIT['HEALTH']['DATABASE']['WARN_MZ']."
+    assert problem.hint == "Did you mean 'WARN_MS'?"
+
+
+def test_nested_section_that_is_not_a_dict_is_e002():
+    value, [problem] = conf.parse({"HEALTH": {"DISK": ["/"]}})
+    assert problem.id == "prodkit.E002"
+    assert "PRODKIT['HEALTH']['DISK'] must be a dict" in problem.msg
+    assert value.health.disk == conf.DiskCheckSettings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ({"TIMEOUT": 0}, "must be greater than 0"),
+        ({"CACHE_SECONDS": -1}, "must be 0 or more"),
+        ({"DISK": {"WARN_PERCENT": 101}}, "must be a percentage between 1 and 100"),
+        ({"MEMORY": {"WARN_MB": 0}}, "must be greater than 0"),
+        ({"DATABASE": {"TIMEOUT": "1"}}, "must be a float or None"),
+        ({"HISTORY_DAYS": 0}, "must be between 1 and 3650"),
+    ],
+)
+def test_bad_health_values_are_e002(raw, error):
+    _, [problem] = conf.parse({"HEALTH": raw})
+    assert problem.id == "prodkit.E002"
+    assert error in problem.msg
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{"TOKEN": 12345678901234567890}, {"BROKER": {"URL": ["amqp://u:pw@h//"]}}],
+)
+def test_invalid_secret_values_are_never_echoed(raw):
+    _, [problem] = conf.parse({"HEALTH": raw})
+    assert problem.id == "prodkit.E002"
+    assert "12345678901234567890" not in problem.msg
+    assert "pw@" not in problem.msg
+    assert "got a value" in problem.msg
+
+
+def test_secrets_are_left_out_of_the_settings_repr(settings):
+    settings.PRODKIT = {
+        "HEALTH": {"TOKEN": "s3cret-token", "BROKER": {"URL": "amqp://u:pw@h//"}}
+    }
+    assert "s3cret-token" not in repr(conf.get())
+    assert "pw@" not in repr(conf.get())

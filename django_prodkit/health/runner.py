@@ -94,7 +94,7 @@ class Runner:
         with self._lock:
             for check in checks:
                 order.append(check.name)
-                kept = self._kept.get(check.name)
+                kept = self._kept.get(check.name) if max_age > 0 else None
                 if kept is not None and kept[1] > now:
                     results[check.name] = kept[0]
                     continue
