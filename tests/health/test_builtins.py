@@ -258,7 +258,7 @@ def test_redis_check_warns_near_maxmemory(client, settings):
     import redis
 
     server = redis.Redis.from_url(REDIS_URL)
-    previous = server.config_get("maxmemory")["maxmemory"]
+    previous = int(server.config_get("maxmemory")["maxmemory"] or 0)
     used = int(server.info("memory")["used_memory"])
     settings.CACHES = redis_cache()
     settings.PRODKIT = only(redis={"MEMORY_WARN_PERCENT": 50})

@@ -116,7 +116,7 @@ def test_use_cache_false_bypasses_kept_results(register):
 
 
 def test_concurrent_probes_share_one_run(register):
-    calls = []
+    calls: list[int] = []
     register(unique("shared"), sleeper(0.3, calls))
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(lambda _: run_checks(), range(32)))
@@ -126,10 +126,14 @@ def test_concurrent_probes_share_one_run(register):
 
 def test_hung_check_is_not_started_again_and_holds_one_thread(settings, register):
     settings.PRODKIT = {"HEALTH": {**ONLY_CUSTOM, "CACHE_SECONDS": 0}}
-    calls = []
+    calls: list[int] = []
     release = threading.Event()
-    name = unique("hung")
-    register(name, lambda: (calls.append(1), release.wait(10)), timeout=0.1)
+
+    def hung():
+        calls.append(1)
+        release.wait(10)
+
+    register(unique("hung"), hung, timeout=0.1)
     threads_before = threading.active_count()
     try:
         for _ in range(5):
@@ -169,7 +173,7 @@ def test_late_result_of_a_hung_check_replaces_the_timeout(register):
     assert result.status == "ok"
 
 
-def test_probes_start_no_thread_once_workers_exist(settings, register):
+def test_probes_start_no_thread_once_workers_exist(settings, register, monkeypatch):
     settings.PRODKIT = {"HEALTH": {**ONLY_CUSTOM, "CACHE_SECONDS": 0}}
     register(unique("a"), lambda: None)
     register(unique("b"), lambda: None)
@@ -182,12 +186,10 @@ def test_probes_start_no_thread_once_workers_exist(settings, register):
         started.append(self.name)
         original(self)
 
-    threading.Thread.start = counting_start
-    try:
-        for _ in range(10):
-            run_checks()
-    finally:
-        threading.Thread.start = original
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for _ in range(10):
+        run_checks()
+    monkeypatch.undo()
     assert started == []
     assert threading.active_count() == before
 
