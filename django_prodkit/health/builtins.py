@@ -130,15 +130,16 @@ class RedisCheck(Check):
         }
         new_evictions = evicted - self._evicted if self._evicted is not None else 0
         self._evicted = evicted
+        # Evictions first: they mean data is already being lost.
+        if self.warn_on_evictions and new_evictions > 0:
+            raise ServiceWarning(
+                f"{new_evictions} keys evicted since the last check", details=details
+            )
         if limit and used * 100 >= limit * self.memory_warn_percent:
             raise ServiceWarning(
                 f"memory {used * 100 / limit:.0f}% of maxmemory "
                 f"(warns at {self.memory_warn_percent}%)",
                 details=details,
-            )
-        if self.warn_on_evictions and new_evictions > 0:
-            raise ServiceWarning(
-                f"{new_evictions} keys evicted since the last check", details=details
             )
         return details
 

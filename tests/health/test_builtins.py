@@ -191,6 +191,7 @@ def test_dummy_cache_is_not_checked(client, settings):
 
 
 def redis_cache(url=REDIS_URL):
+    pytest.importorskip("django_redis")
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -201,7 +202,7 @@ def redis_cache(url=REDIS_URL):
 
 
 def commands(name):
-    import redis
+    redis = pytest.importorskip("redis")
 
     stats = redis.Redis.from_url(REDIS_URL).info("commandstats")
     return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
@@ -209,7 +210,7 @@ def commands(name):
 
 @pytest.mark.redis
 def test_cache_check_on_redis_leaves_no_key(client, settings):
-    import redis
+    redis = pytest.importorskip("redis")
 
     settings.CACHES = redis_cache()
     settings.PRODKIT = only(cache={})
@@ -255,7 +256,7 @@ def test_redis_check_reports_memory_and_evictions(client, settings):
 
 @pytest.mark.redis
 def test_redis_check_warns_near_maxmemory(client, settings):
-    import redis
+    redis = pytest.importorskip("redis")
 
     server = redis.Redis.from_url(REDIS_URL)
     previous = int(server.config_get("maxmemory")["maxmemory"] or 0)
@@ -345,6 +346,7 @@ def test_memory_check_reports_rss_and_honours_thresholds(client, settings):
 
 @pytest.mark.celery
 def test_broker_check_connects_to_the_configured_broker(client, settings):
+    pytest.importorskip("kombu")
     settings.PRODKIT = only(broker={})
     check = results(client)[1]["checks"]["broker"]
     assert check["status"] == "ok", check
@@ -369,3 +371,30 @@ def test_no_broker_check_when_tasks_run_eagerly(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.PRODKIT = only(broker={})
     assert "broker" not in results(client)[1]["checks"]
+
+
+@pytest.mark.redis
+def test_redis_check_warns_when_keys_were_evicted_since_the_last_probe(
+    client, settings
+):
+    redis = pytest.importorskip("redis")
+    server = redis.Redis.from_url(REDIS_URL)
+    scratch = redis.Redis.from_url(REDIS_URL, db=15)
+    previous = server.config_get("maxmemory", "maxmemory-policy")
+    settings.CACHES = redis_cache()
+    settings.PRODKIT = only(redis={"MEMORY_WARN_PERCENT": 100})
+    try:
+        assert results(client)[1]["checks"]["redis:default"]["status"] == "ok"
+        used = int(server.info("memory")["used_memory"])
+        server.config_set("maxmemory-policy", "allkeys-random")
+        server.config_set("maxmemory", used + 1024 * 1024)
+        for index in range(64):  # 4 MB into a 1 MB allowance: Redis must evict.
+            scratch.set(f"prodkit-test:evict:{index}", b"x" * 65536)
+        status, body = results(client)
+    finally:
+        server.config_set("maxmemory", previous["maxmemory"])
+        server.config_set("maxmemory-policy", previous["maxmemory-policy"])
+        scratch.flushdb()
+    check = body["checks"]["redis:default"]
+    assert (status, check["status"]) == (200, "warn")
+    assert check["message"].endswith("keys evicted since the last check")
