@@ -216,3 +216,11 @@ def test_endpoints_work_with_login_required_middleware(client, settings, registe
     assert client.get("/health/live/").status_code == 200
     assert client.get("/health/ready/").status_code == 200
     assert client.get("/health/").status_code == 200
+
+
+def test_health_answers_under_asgi(async_client, register):
+    register("a", ok)
+    register("b", fails, critical=False)
+    response = async_to_sync(async_client.get)("/health/")
+    assert response.status_code == 200
+    assert body(response)["status"] == "degraded"
