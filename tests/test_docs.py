@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,10 @@ DOCS = ROOT / "docs"
 PACKAGE = ROOT / "django_prodkit"
 
 CHECK_ID = re.compile(r"prodkit\.[EW]\d{3}")
-KEY_HEADING = re.compile(r"### (?P<section>\w+)\.(?P<key>\w+): (?P<type>.+)")
+# ``### SECTION.KEY: type``; a key of a nested section is ``### SECTION.NESTED.KEY: type``.
+KEY_HEADING = re.compile(r"### (?P<path>\w+(?:\.\w+)+): (?P<type>.+)")
+# ``## SECTION``, and ``## SECTION.NESTED`` above the keys of a nested section.
+SECTION_HEADING = re.compile(r"^## (\w+(?:\.\w+)*)$", re.MULTILINE)
 LINK_TARGET = re.compile(
     r"\]\(<?(?P<inline>[^)\s>]+)|^\[[^\]]+\]:\s*<?(?P<reference>\S+?)>?$", re.MULTILINE
 )
@@ -51,11 +55,11 @@ def _default(field: dataclasses.Field[object]) -> object:
     return field.default
 
 
-def _documented_keys() -> dict[tuple[str, str], tuple[str, list[str]]]:
-    """``(SECTION, KEY) -> (type, lines of the entry)`` for every ``###`` heading."""
+def _documented_keys() -> dict[tuple[str, ...], tuple[str, list[str]]]:
+    """``(SECTION, ..., KEY) -> (type, lines of the entry)`` for every ``###`` heading."""
     lines = (DOCS / "configuration.md").read_text().splitlines()
-    entries: dict[tuple[str, str], tuple[str, list[str]]] = {}
-    heading: tuple[str, str] | None = None
+    entries: dict[tuple[str, ...], tuple[str, list[str]]] = {}
+    heading: tuple[str, ...] | None = None
     in_code = False
     for line in lines:
         if line.startswith("```"):
@@ -65,7 +69,7 @@ def _documented_keys() -> dict[tuple[str, str], tuple[str, list[str]]]:
         if line.startswith("### ") and not in_code:
             match = KEY_HEADING.fullmatch(line)
             assert match, f"not a key heading: {line!r}"
-            heading = (match["section"], match["key"])
+            heading = tuple(match["path"].split("."))
             assert heading not in entries, f"documented twice: {line!r}"
             entries[heading] = (match["type"], [])
         elif heading is not None:
@@ -73,13 +77,31 @@ def _documented_keys() -> dict[tuple[str, str], tuple[str, list[str]]]:
     return entries
 
 
-def _expected_keys() -> dict[tuple[str, str], tuple[str, object]]:
+def _sections() -> dict[tuple[str, ...], Any]:
+    """``(SECTION, ...) -> settings class`` for every section, nested ones included."""
+    found: dict[tuple[str, ...], Any] = {}
+
+    def walk(cls: Any, path: tuple[str, ...]) -> None:
+        for key, field in conf._fields(cls).items():
+            field_cls = conf._hints(cls)[field.name]
+            if dataclasses.is_dataclass(field_cls):
+                found[(*path, key)] = field_cls
+                walk(field_cls, (*path, key))
+
+    walk(conf.Settings, ())
+    return found
+
+
+def _expected_keys() -> dict[tuple[str, ...], tuple[str, object]]:
+    """Every key of every section; a nested section is not a key, its keys are."""
     expected = {}
-    for section_name, section in conf._fields(conf.Settings).items():
-        section_cls = conf._hints(conf.Settings)[section.name]
+    for path, section_cls in _sections().items():
+        hints = conf._hints(section_cls)
         for key, field in conf._fields(section_cls).items():
+            if dataclasses.is_dataclass(hints[field.name]):
+                continue
             # The annotation as written: conf.py uses ``from __future__ import annotations``.
-            expected[section_name, key] = (str(field.type), _default(field))
+            expected[(*path, key)] = (str(field.type), _default(field))
     return expected
 
 
@@ -92,10 +114,8 @@ def test_every_setting_has_a_heading_with_its_type():
 
 
 def test_every_section_has_a_heading():
-    headings = set(
-        re.findall(r"^## (\w+)$", (DOCS / "configuration.md").read_text(), re.MULTILINE)
-    )
-    assert set(conf._fields(conf.Settings)) <= headings
+    headings = set(SECTION_HEADING.findall((DOCS / "configuration.md").read_text()))
+    assert {".".join(path) for path in _sections()} <= headings
 
 
 def test_every_documented_setting_states_its_default():

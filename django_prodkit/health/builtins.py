@@ -245,13 +245,15 @@ class BrokerCheck(Check):
     """Open and close a connection to the Celery broker, bounded by the timeout."""
 
     url: str = dataclasses.field(repr=False)
+    connect_timeout: float = 2.0
 
     def run(self) -> Details:
         from kombu.connection import Connection
 
-        connection = Connection(self.url, connect_timeout=self.timeout or 2.0)
+        connection = Connection(self.url, connect_timeout=self.connect_timeout)
         try:
-            connection.connect()
+            # One attempt: kombu's own retries would sleep past the check's timeout.
+            connection.ensure_connection(max_retries=0)
             return {"transport": connection.transport_cls}
         except Exception as exc:
             raise ServiceUnavailable(_error(exc)) from exc

@@ -14,6 +14,8 @@ from django_prodkit.health.base import Result
 from django_prodkit.health.models import HealthCheckRun
 from django_prodkit.health.service import run_checks
 
+NAME_LENGTH = HealthCheckRun._meta.get_field("name").max_length or 200
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Availability:
@@ -41,7 +43,7 @@ def record(
     rows = [
         HealthCheckRun(
             round=round_id,
-            name=result.name,
+            name=result.name[:NAME_LENGTH],
             status=result.status,
             critical=result.critical,
             latency_ms=result.latency_ms,

@@ -14,8 +14,10 @@ from django.utils.module_loading import import_string
 
 from django_prodkit import conf
 from django_prodkit import redis as prodkit_redis
+from django_prodkit.exceptions import ServiceUnavailable
 from django_prodkit.health import builtins
 from django_prodkit.health.base import Check, CheckFunction, FunctionCheck
+from django_prodkit.health.runner import RESET_ON
 
 F = TypeVar("F", bound=CheckFunction)
 
@@ -194,10 +196,25 @@ def _configured() -> tuple[Check, ...]:
                 url=broker_url,
                 critical=health.broker.critical,
                 timeout=health.broker.timeout,
+                connect_timeout=health.broker.timeout or health.timeout,
             )
         )
-    checks += [load_check(path) for path in health.checks]
+    checks += [_load_or_report(path) for path in health.checks]
     return tuple(checks)
+
+
+def _load_or_report(path: str) -> Check:
+    """A path that does not load becomes a failing check named after it, so a probe
+    reports it (prodkit.E020 reports it at start-up) instead of answering 500."""
+    try:
+        return load_check(path)
+    except Exception as exc:
+        message = f"cannot load {path}: {type(exc).__name__}: {exc}"
+
+        def unloadable() -> None:
+            raise ServiceUnavailable(message)
+
+        return FunctionCheck(name=path, critical=False, function=unloadable)
 
 
 def broker_url_for(health: conf.HealthSettings) -> str | None:
@@ -217,11 +234,5 @@ def broker_url_for(health: conf.HealthSettings) -> str | None:
 
 @receiver(setting_changed, dispatch_uid="django_prodkit.health.registry")
 def _reset(*, setting: str, **kwargs: object) -> None:
-    if setting in {
-        "PRODKIT",
-        "DATABASES",
-        "CACHES",
-        "CELERY_BROKER_URL",
-        "CELERY_TASK_ALWAYS_EAGER",
-    }:
+    if setting in RESET_ON:
         _configured.cache_clear()

@@ -21,13 +21,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from queue import SimpleQueue
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import connections
+from django.dispatch import receiver
 
 from django_prodkit import scrub
 from django_prodkit.exceptions import ServiceUnavailable, ServiceWarning
 from django_prodkit.health.base import Check, Result, Status
 
 logger = logging.getLogger("django_prodkit.health")
+
+# Settings that change which checks run or how.
+RESET_ON = frozenset(
+    {"PRODKIT", "DATABASES", "CACHES", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"}
+)
 
 
 class _Worker:
@@ -71,11 +78,18 @@ class Runner:
         self._workers: dict[str, _Worker] = {}
         self._running: dict[str, tuple[Future[Result], float]] = {}
         self._kept: dict[str, tuple[Result, float]] = {}
+        self._generation = 0
 
     def reset(self) -> None:
-        """Forget kept results (and, after a fork, the parent's threads)."""
+        """Forget kept and running results: the next probe starts afresh.
+
+        Called when the settings change, so that no probe is answered from a check
+        configured the old way (a check still running finishes, unseen).
+        """
         with self._lock:
+            self._generation += 1
             self._kept.clear()
+            self._running.clear()
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -121,12 +135,13 @@ class Runner:
         if worker is None or not worker.thread.is_alive():
             worker = self._workers[check.name] = _Worker(check.name)
         future = worker.submit(lambda: _execute(check, worker))
+        generation = self._generation
 
         def finished(done: Future[Result]) -> None:
             with self._lock:
                 if self._running.get(check.name, (None,))[0] is done:
                     del self._running[check.name]
-                if max_age > 0:
+                if max_age > 0 and generation == self._generation:
                     self._kept[check.name] = (done.result(), time.monotonic() + max_age)
 
         future.add_done_callback(finished)
@@ -195,3 +210,9 @@ def _release_connections() -> None:
 
 runner = Runner()
 os.register_at_fork(after_in_child=runner._after_fork)
+
+
+@receiver(setting_changed, dispatch_uid="django_prodkit.health.runner")
+def _reset(*, setting: str, **kwargs: object) -> None:
+    if setting in RESET_ON:
+        runner.reset()

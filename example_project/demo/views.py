@@ -19,6 +19,9 @@ def index(request: HttpRequest) -> JsonResponse:
         reverse(
             "demo:slow"
         ): f"runs one SQL query of {SLOW_QUERY_SECONDS * 1000:.0f} ms",
+        reverse("prodkit:health-live"): "liveness: 200 while the process answers",
+        reverse("prodkit:health-ready"): "readiness: critical checks, 503 on failure",
+        reverse("prodkit:health"): "every health check; details with the token",
         reverse("admin:index"): "the Django admin (manage.py seed_demo prints a login)",
     }
     return JsonResponse({"project": "django-prodkit example", "endpoints": endpoints})

@@ -43,7 +43,8 @@ SECRET_KEY = (
 )
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
-# Goes into PRODKIT["HEALTH"]["TOKEN"] once the health capability exists.
+# The bearer token that shows /health/'s messages and versions to a non-staff caller such as
+# an uptime monitor; with none set (the default), only staff users see them.
 HEALTH_TOKEN = os.environ.get("PRODKIT_HEALTH_TOKEN", "")
 
 INSTALLED_APPS = [
@@ -72,13 +73,19 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Sections for health, rate limits, queries etc. are added as each capability lands; the
-# slow-query threshold (PRODKIT["QUERIES"]["SLOW_MS"]) comes with the queries capability and
-# will sit below the 250 ms that /demo/slow/ takes.
+# Sections for rate limits, queries etc. are added as each capability lands; the slow-query
+# threshold (PRODKIT["QUERIES"]["SLOW_MS"]) comes with the queries capability and will sit
+# below the 250 ms that /demo/slow/ takes.
 PRODKIT = {
     "LOGS": {
         # The admin pulls a dozen static files per page: keep them out of the request log.
         "REQUEST_LOG_SKIP": ["/static/"],
+    },
+    "HEALTH": {
+        # Every built-in check runs with its defaults: the database and cache in use, Redis
+        # and the broker once REDIS_URL and CELERY_BROKER_URL are set, migrations, disk
+        # space on "/" and this process's memory.
+        "TOKEN": HEALTH_TOKEN or None,
     },
 }
 

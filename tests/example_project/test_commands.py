@@ -5,6 +5,7 @@ import re
 
 from tests.example_project.runner import example_env, run
 
+RECORDED = re.compile(r"Recorded (?P<count>\d+) health check results \(")
 LOGIN = re.compile(r"Username: (?P<username>\S+)\n\s+Password: (?P<password>\S+)")
 
 _SHOW_SETTINGS = """
@@ -22,6 +23,7 @@ print(json.dumps({
     "debug": settings.DEBUG,
     "health_token": settings.HEALTH_TOKEN,
     "prodkit": sorted(settings.PRODKIT),
+    "prodkit_health_token": settings.PRODKIT["HEALTH"]["TOKEN"],
 }))
 """
 
@@ -51,7 +53,8 @@ def test_defaults_are_embedded_services(tmp_path):
         "broker": "memory://",
         "debug": True,
         "health_token": "",
-        "prodkit": ["LOGS"],
+        "prodkit": ["HEALTH", "LOGS"],
+        "prodkit_health_token": None,
     }
 
 
@@ -72,7 +75,8 @@ def test_service_urls_switch_to_real_services(tmp_path):
         "broker": "amqp://guest@broker.invalid//",
         "debug": False,
         "health_token": "s3cret",
-        "prodkit": ["LOGS"],
+        "prodkit": ["HEALTH", "LOGS"],
+        "prodkit_health_token": "s3cret",
     }
 
 
@@ -95,6 +99,28 @@ def test_seed_demo_prints_a_new_working_login_each_run(manage):
         "print(user.is_superuser, get_user_model().objects.count())"
     )
     assert manage("shell", "-c", verify).stdout.split()[-2:] == ["True", "1"]
+
+
+def test_seed_demo_records_a_round_of_health_checks(manage):
+    manage("migrate", "--no-input")
+    output = manage("seed_demo").stdout
+    match = RECORDED.search(output)
+    assert match, output
+    recorded = int(match["count"])
+    show_runs = (
+        "import json; from django_prodkit.health.models import HealthCheckRun; "
+        "runs = HealthCheckRun.objects.all(); "
+        "print(json.dumps({'rounds': runs.values('round').distinct().count(), "
+        "'names': sorted(run.name for run in runs)}))"
+    )
+    # The shell prints a line of its own first on Django 5.2 and later.
+    last_line = manage("shell", "-c", show_runs).stdout.splitlines()[-1]
+    runs = json.loads(last_line)
+    assert runs["rounds"] == 1
+    assert len(runs["names"]) == recorded
+    assert {"database:default", "cache:default", "migrations:default"} <= set(
+        runs["names"]
+    )
 
 
 def test_seed_demo_base_url_sets_the_printed_admin_url(manage):

@@ -10,14 +10,19 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.example_project.runner import EXAMPLE_DIR, example_env, run
 
 # wsgiref, not runserver: WhiteNoise must serve the admin's CSS under any WSGI server.
+HEALTH_TOKEN = "example-test-token-" + "x" * 24
+DETAILED_KEYS = {"hostname", "uptime_seconds", "memory_rss_mb", "versions"}
+
 _SERVE = """
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 from django.core.wsgi import get_wsgi_application
@@ -38,9 +43,14 @@ class Server:
     log: Path
 
     def get(
-        self, path: str, request_id: str | None = None
+        self,
+        path: str,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        headers = {"X-Request-ID": request_id} if request_id else {}
+        headers = dict(headers or {})
+        if request_id:
+            headers["X-Request-ID"] = request_id
         request = urllib.request.Request(self.url + path, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -53,11 +63,13 @@ class Server:
         return [line for line in self.log.read_text().splitlines() if needle in line]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("example")
+@contextmanager
+def _serve(folder: Path, **env_vars: str) -> Iterator[Server]:
     env = example_env(
-        folder / "db.sqlite3", DJANGO_DEBUG="0", DJANGO_ALLOWED_HOSTS="127.0.0.1"
+        folder / "db.sqlite3",
+        DJANGO_DEBUG="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        **env_vars,
     )
     run(["manage.py", "migrate", "--no-input"], env)
     log = folder / "server.log"
@@ -82,12 +94,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.stdout.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with _serve(tmp_path_factory.mktemp("example")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("example-token")
+    with _serve(folder, PRODKIT_HEALTH_TOKEN=HEALTH_TOKEN) as served:
+        yield served
+
+
 def test_index_lists_the_demo_urls(server):
     status, _headers, body = server.get("/")
     assert status == 200
-    assert {"/demo/ping/", "/demo/boom/", "/demo/slow/", "/admin/"} <= set(
-        json.loads(body)["endpoints"]
-    )
+    assert {
+        "/demo/ping/",
+        "/demo/boom/",
+        "/demo/slow/",
+        "/health/live/",
+        "/health/ready/",
+        "/health/",
+        "/admin/",
+    } <= set(json.loads(body)["endpoints"])
 
 
 def test_ping_answers_pong(server):
@@ -147,3 +178,66 @@ def test_admin_login_page_is_served(server):
     status, _headers, body = server.get("/admin/login/")
     assert status == 200
     assert b"/static/admin/css/base.css" in body
+
+
+def _health(server: Server, path: str, **headers: str) -> dict[str, Any]:
+    status, response_headers, body = server.get(path, headers=headers)
+    assert status == 200, body
+    assert response_headers["Content-Type"] == "application/json"
+    assert response_headers["Cache-Control"] == "no-store"
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def test_health_live_answers_ok(server):
+    assert _health(server, "/health/live/") == {"status": "ok"}
+
+
+def test_health_ready_runs_the_critical_checks_with_statuses_only(server):
+    document = _health(server, "/health/ready/")
+    assert set(document) == {"status", "checks"}
+    assert document["status"] in {"healthy", "degraded"}
+    assert {"database:default", "cache:default"} <= set(document["checks"])
+    for result in document["checks"].values():
+        assert set(result) == {"status", "latency_ms", "critical"}
+        assert result["critical"] is True
+
+
+def test_health_shows_every_check_without_messages_to_anonymous_callers(server):
+    document = _health(server, "/health/")
+    assert set(document) == {"status", "checks"}
+    assert document["status"] in {"healthy", "degraded"}
+    checks = document["checks"]
+    assert set(checks) == {
+        "database:default",
+        "cache:default",
+        "migrations:default",
+        "disk:/",
+        "memory",
+    }
+    assert checks["migrations:default"]["status"] == "ok"
+    for result in checks.values():
+        assert set(result) == {"status", "latency_ms", "critical"}
+
+
+def test_health_token_shows_messages_details_and_versions(token_server):
+    document = _health(token_server, "/health/", Authorization=f"Bearer {HEALTH_TOKEN}")
+    assert set(document) == {"status", "checks", *DETAILED_KEYS}
+    assert set(document["versions"]) == {"python", "django", "django_prodkit"}
+    assert all("message" in result for result in document["checks"].values())
+    assert document["checks"]["database:default"]["details"]["vendor"] == "sqlite"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [f"Bearer {HEALTH_TOKEN}x", "Bearer wrong", f"Basic {HEALTH_TOKEN}", "Bearer"],
+)
+def test_health_wrong_token_gets_statuses_only(token_server, authorization):
+    document = _health(token_server, "/health/", Authorization=authorization)
+    assert set(document) == {"status", "checks"}
+    assert all("message" not in result for result in document["checks"].values())
+
+
+def test_health_token_is_never_logged(token_server):
+    _health(token_server, "/health/", Authorization=f"Bearer {HEALTH_TOKEN}")
+    assert HEALTH_TOKEN not in token_server.log.read_text()

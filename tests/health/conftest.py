@@ -5,17 +5,6 @@ import pytest
 from django_prodkit import health
 from django_prodkit.health.runner import runner
 
-# Only what a test registers runs, unless it switches a built-in back on.
-ONLY_CUSTOM = {
-    "DATABASE": {"ENABLED": False},
-    "CACHE": {"ENABLED": False},
-    "REDIS": {"ENABLED": False},
-    "MIGRATIONS": {"ENABLED": False},
-    "DISK": {"ENABLED": False},
-    "MEMORY": {"ENABLED": False},
-    "BROKER": {"ENABLED": False},
-}
-
 
 @pytest.fixture(autouse=True)
 def _fresh_results():

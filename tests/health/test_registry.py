@@ -7,7 +7,7 @@ from django.core.management.base import SystemCheckError
 from django_prodkit import health
 from django_prodkit.health.checks import check_health
 from django_prodkit.health.registry import registry
-from tests.health.conftest import ONLY_CUSTOM
+from tests.health.helpers import ONLY_CUSTOM
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +61,8 @@ def test_dotted_paths_add_functions_and_check_instances(settings):
         "HEALTH": {
             **ONLY_CUSTOM,
             "CHECKS": [
-                "tests.health.sample_checks.queue_depth",
-                "tests.health.sample_checks.always",
+                "tests.health.helpers.queue_depth",
+                "tests.health.helpers.always",
             ],
         }
     }
@@ -127,9 +127,9 @@ def test_registered_check_can_replace_a_builtin(settings, register):
 @pytest.mark.parametrize(
     ("path", "error"),
     [
-        ("tests.health.sample_checks.missing", "ImportError"),
+        ("tests.health.helpers.missing", "ImportError"),
         ("nowhere.at.all", "ModuleNotFoundError"),
-        ("tests.health.sample_checks.not_a_check", "TypeError"),
+        ("tests.health.helpers.not_a_check", "TypeError"),
     ],
 )
 def test_unloadable_dotted_path_is_e020(settings, path, error):
@@ -157,7 +157,7 @@ def test_long_token_and_valid_paths_pass(settings):
     settings.PRODKIT = {
         "HEALTH": {
             "TOKEN": "x" * 32,
-            "CHECKS": ["tests.health.sample_checks.queue_depth"],
+            "CHECKS": ["tests.health.helpers.queue_depth"],
         }
     }
     assert check_health(None) == []
@@ -165,4 +165,40 @@ def test_long_token_and_valid_paths_pass(settings):
 
 def test_health_checks_leave_invalid_settings_to_e001_and_e002(settings):
     settings.PRODKIT = {"HEALTH": {"CHECKS": "not-a-list", "TOKEN": "x"}}
+    assert check_health(None) == []
+
+
+def test_unloadable_dotted_path_is_reported_as_a_failing_check(client, settings):
+    settings.PRODKIT = {"HEALTH": {**ONLY_CUSTOM, "CHECKS": ["nowhere.at.all"]}}
+    [result] = health.run_checks()
+    assert (result.name, result.status, result.critical) == (
+        "nowhere.at.all",
+        "fail",
+        False,
+    )
+    assert result.message.startswith("cannot load nowhere.at.all: ModuleNotFoundError")
+    assert client.get("/health/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "section"),
+    [
+        ({"DISK": {"WARN_PERCENT": 96, "FAIL_PERCENT": 95}}, "'DISK'"),
+        ({"MEMORY": {"WARN_MB": 600, "FAIL_MB": 500}}, "'MEMORY'"),
+    ],
+)
+def test_warning_threshold_above_failure_threshold_is_e022(settings, raw, section):
+    settings.PRODKIT = {"HEALTH": raw}
+    [message] = check_health(None)
+    assert message.id == "prodkit.E022"
+    assert f"PRODKIT['HEALTH'][{section}]" in message.msg
+
+
+def test_thresholds_in_order_pass(settings):
+    settings.PRODKIT = {
+        "HEALTH": {
+            "DISK": {"WARN_PERCENT": 80, "FAIL_PERCENT": 80},
+            "MEMORY": {"WARN_MB": 500},
+        }
+    }
     assert check_health(None) == []

@@ -12,7 +12,7 @@ import pytest
 
 from django_prodkit.health import Check, run_checks
 from django_prodkit.health.runner import runner
-from tests.health.conftest import ONLY_CUSTOM
+from tests.health.helpers import ONLY_CUSTOM
 
 
 @pytest.fixture(autouse=True)
@@ -279,3 +279,24 @@ def test_forked_child_starts_its_own_workers(register):
     assert os.read(read, 16) == b"ok"
     os.close(read)
     assert runner._workers[name].thread.is_alive()
+
+
+def test_settings_change_is_never_answered_by_a_check_configured_before(
+    settings, register
+):
+    name = unique("reconfigured")
+    release = threading.Event()
+
+    def old():
+        release.wait(10)
+        return {"configured": "before"}
+
+    register(name, old, timeout=0.1)
+    [result] = run_checks()
+    assert result.timed_out
+
+    register(name, lambda: {"configured": "after"}, timeout=5)
+    settings.PRODKIT = {"HEALTH": {**ONLY_CUSTOM, "CACHE_SECONDS": 5}}
+    threading.Timer(0.1, release.set).start()
+    [result] = run_checks()
+    assert result.details == {"configured": "after"}

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from django_prodkit.exceptions import ServiceUnavailable, ServiceWarning
-from tests.health.conftest import ONLY_CUSTOM
+from tests.health.helpers import ONLY_CUSTOM
 
 TOKEN = "t0k3n-for-tests-only-0123456789"
 SECRET = "hunter2-password-in-a-dsn"
