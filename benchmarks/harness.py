@@ -50,6 +50,24 @@ class Case:
     # Called once before and once after timing with a function that sends one request;
     # raises AssertionError when the case is not what its label says.
     verify: Callable[[Send], None] | None = None
+    # The body every response must have; None when ``verify`` checks it instead.
+    body: bytes | None = project.BODY
+    # The share of each visit (and so of the round's requests) this case gets: a slow
+    # peer visited for fewer requests stays interleaved without dominating the run time.
+    share: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"case ({self.key}): share must be in (0, 1]")
+
+    def visit_size(self, count: int) -> int:
+        """How many of a visit's ``count`` requests this case sends."""
+        return count if self.share == 1 else max(1, round(count * self.share))
+
+
+class RoundStats(NamedTuple):
+    p50_us: float
+    mean_us: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,11 +81,15 @@ class Benchmark:
     )  # before django.setup()
     distributions: Sequence[str] = ()  # versions printed in the header
     build: Callable[[], list[Case]]  # called after django.setup()
-
-
-class RoundStats(NamedTuple):
-    p50_us: float
-    mean_us: float
+    # Called after timing with the cases and their per-round statistics; returns text
+    # printed after the benchmark's table and data added to its --json entry.
+    extra: (
+        Callable[
+            [Sequence[Case], Mapping[str, list[RoundStats]]],
+            tuple[str, dict[str, object]],
+        ]
+        | None
+    ) = None
 
 
 @dataclass
@@ -152,7 +174,8 @@ def _verify(prepared: _Prepared) -> None:
         response = _send(prepared)
         where = f"case ({prepared.case.key})"
         assert response.status.startswith("200"), f"{where}: {response.status}"
-        assert response.body == project.BODY, f"{where}: {response.body!r}"
+        if prepared.case.body is not None:
+            assert response.body == prepared.case.body, f"{where}: {response.body!r}"
         if prepared.case.verify is not None:
             prepared.case.verify(lambda: _send(prepared))
 
@@ -211,7 +234,7 @@ def run(
     gc.collect()
     gc.freeze()
     for item in prepared:  # warm-up, not recorded
-        _visit(item, visit, [], gc_on=gc_on)
+        _visit(item, item.case.visit_size(visit), [], gc_on=gc_on)
     results: dict[str, list[RoundStats]] = {item.case.key: [] for item in prepared}
     for round_number in range(rounds):
         started = time.monotonic()
@@ -223,7 +246,12 @@ def run(
             # Rotate the order so that no case always follows the same neighbour.
             shift = cycle % len(prepared)
             for item in prepared[shift:] + prepared[:shift]:
-                _visit(item, count, samples[item.case.key], gc_on=gc_on)
+                _visit(
+                    item,
+                    item.case.visit_size(count),
+                    samples[item.case.key],
+                    gc_on=gc_on,
+                )
             done += count
             cycle += 1
         for key, values in samples.items():

@@ -43,18 +43,22 @@ class NoopMiddleware:
 
 
 def configure(installed_apps: Iterable[str], extra: Mapping[str, object]) -> None:
-    """Configure Django once for the whole process; cases change MIDDLEWARE per handler."""
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmarks-only-not-secret",
-        ALLOWED_HOSTS=[HOST],
-        USE_TZ=True,
-        ROOT_URLCONF=__name__,
-        DATABASES={
+    """Configure Django once for the whole process; cases change MIDDLEWARE per handler.
+
+    ``extra`` (the benchmarks' own settings) is applied over these defaults, so that a
+    benchmark can choose the database, for example.
+    """
+    defaults: dict[str, object] = {
+        "DEBUG": False,
+        "SECRET_KEY": "benchmarks-only-not-secret",
+        "ALLOWED_HOSTS": [HOST],
+        "USE_TZ": True,
+        "ROOT_URLCONF": __name__,
+        "DATABASES": {
             "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
         },
-        INSTALLED_APPS=list(dict.fromkeys([*BASE_APPS, *installed_apps])),
-        MIDDLEWARE=[],
-        **extra,
-    )
+        "INSTALLED_APPS": list(dict.fromkeys([*BASE_APPS, *installed_apps])),
+        "MIDDLEWARE": [],
+    }
+    settings.configure(**{**defaults, **extra})
     django.setup()

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:
     from benchmarks.harness import Benchmark
 
-# NAME -> module defining SPEC. Future benchmarks (ratelimit, health, ...) add a line here.
+# NAME -> module defining SPEC. Future benchmarks (ratelimit, ...) add a line here.
 BENCHMARKS = {
     "request_id": "benchmarks.cases.request_id",
+    "health": "benchmarks.cases.health",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}
@@ -169,14 +170,22 @@ def main(argv: list[str] | None = None) -> int:
             progress=_progress,
         )
         rows = report.summarise(cases, stats, spec.baseline)
-        results[spec.name] = {
+        entry: dict[str, object] = {
             "title": spec.title,
             "baseline": spec.baseline,
             "cases": report.as_json(rows),
         }
+        extra_text, extra_data = (
+            spec.extra(cases, stats) if spec.extra is not None else ("", {})
+        )
+        if extra_data:
+            entry["extra"] = extra_data
+        results[spec.name] = entry
         if not args.json:
             print(f"\n## {spec.name}: {spec.title}\n")
             print(report.table(rows, spec.baseline))
+            if extra_text:
+                print(f"\n{extra_text}")
     if args.json:
         document = {**environment, "options": options, "benchmarks": results}
         json.dump(document, sys.stdout, indent=2, ensure_ascii=False)

@@ -33,6 +33,5 @@ def test_get_client_shares_the_cache_connection_pool(two_caches):
 
     client = get_client("shared")
     assert client.ping() is True
-    assert (
-        client.connection_pool is caches["shared"].client.get_client().connection_pool
-    )
+    cache_client = caches["shared"].client.get_client()  # type: ignore[attr-defined]
+    assert client.connection_pool is cache_client.connection_pool

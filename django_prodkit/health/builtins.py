@@ -84,17 +84,19 @@ class CacheCheck(Check):
 
     def run(self) -> Details:
         key = f"prodkit:health:{uuid.uuid4().hex}"
+        cache = caches[self.alias]
         try:
             if prodkit_redis.is_django_redis(self.alias):
+                # The cache's own prefix and version: Redis ACLs may allow no other keys.
+                raw_key = cache.make_key(key)
                 client = prodkit_redis.get_client(self.alias)
                 pipe = client.pipeline(transaction=False)
-                pipe.set(key, b"1", px=5000)
-                pipe.get(key)
-                pipe.delete(key)
+                pipe.set(raw_key, b"1", px=5000)
+                pipe.get(raw_key)
+                pipe.delete(raw_key)
                 _, value, _ = pipe.execute()
                 ok = value == b"1"
             else:
-                cache = caches[self.alias]
                 cache.set(key, "1", 5)
                 ok = cache.get(key) == "1"
                 cache.delete(key)

@@ -212,7 +212,19 @@ def test_cache_check_on_redis_leaves_no_key(client, settings):
     status, body = results(client)
     assert status == 200
     assert body["checks"]["cache:default"]["status"] == "ok"
-    assert redis.Redis.from_url(REDIS_URL).keys("prodkit:health:*") == []
+    assert redis.Redis.from_url(REDIS_URL).keys("*prodkit:health:*") == []
+
+
+@pytest.mark.redis
+def test_cache_check_on_redis_writes_under_the_cache_key_prefix(client, settings):
+    settings.CACHES = redis_cache(urlunsplit(urlsplit(REDIS_URL)._replace(path="/12")))
+    settings.CACHES["default"]["KEY_PREFIX"] = "myproject"
+    settings.PRODKIT = only(cache={})
+    with health_key_writes(
+        database=12, prefix=b"myproject:1:prodkit:health:"
+    ) as writes:
+        assert results(client)[0] == 200
+    assert len(writes) == 1
 
 
 @pytest.mark.redis
@@ -228,7 +240,7 @@ def test_kept_results_spare_redis_round_trips(client, settings):
 
 
 @contextlib.contextmanager
-def health_key_writes(database):
+def health_key_writes(database, prefix=b":1:prodkit:health:"):
     """The health keys SET in ``database`` meanwhile, from Redis's own keyspace events
     (other clients may share the server, so global command counts would not do)."""
     redis = pytest.importorskip("redis")
@@ -242,7 +254,7 @@ def health_key_writes(database):
     try:
         yield writes
         while message := listener.get_message(timeout=0.2):
-            if message["data"].startswith(b"prodkit:health:"):
+            if message["data"].startswith(prefix):
                 writes.append(message["data"])
     finally:
         listener.close()
