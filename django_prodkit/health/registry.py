@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import TypeVar, overload
+from typing import Protocol, TypedDict, TypeVar, overload
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -22,6 +22,14 @@ from django_prodkit.health.runner import RESET_ON
 F = TypeVar("F", bound=CheckFunction)
 
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+
+
+class _CheckOptions(Protocol):
+    @property
+    def critical(self) -> bool: ...
+
+    @property
+    def timeout(self) -> float | None: ...
 
 
 class HealthRegistry:
@@ -117,90 +125,88 @@ def _configured() -> tuple[Check, ...]:
     """The built-in and dotted-path checks for the current settings (built once)."""
     health = conf.get().health
     checks: list[Check] = []
-    if health.database.enabled:
-        options = health.database
+    database, cache, redis = health.database, health.cache, health.redis
+    migrations, disk, memory, broker = (
+        health.migrations,
+        health.disk,
+        health.memory,
+        health.broker,
+    )
+    if database.enabled:
         checks += [
             builtins.DatabaseCheck(
                 name=f"database:{alias}",
                 alias=alias,
-                critical=options.critical,
-                timeout=options.timeout,
-                warn_ms=options.warn_ms,
+                warn_ms=database.warn_ms,
+                **_common(database),
             )
-            for alias in options.aliases or settings.DATABASES
+            for alias in database.aliases or settings.DATABASES
         ]
-    if health.cache.enabled:
-        options_c = health.cache
+    if cache.enabled:
         checks += [
-            builtins.CacheCheck(
-                name=f"cache:{alias}",
-                alias=alias,
-                critical=options_c.critical,
-                timeout=options_c.timeout,
-            )
-            for alias in options_c.aliases or settings.CACHES
+            builtins.CacheCheck(name=f"cache:{alias}", alias=alias, **_common(cache))
+            for alias in cache.aliases or settings.CACHES
             if settings.CACHES.get(alias, {}).get("BACKEND") != DUMMY_CACHE
         ]
-    if health.redis.enabled:
-        options_r = health.redis
+    if redis.enabled:
         checks += [
             builtins.RedisCheck(
                 name=f"redis:{alias}",
                 alias=alias,
-                critical=options_r.critical,
-                timeout=options_r.timeout,
-                memory_warn_percent=options_r.memory_warn_percent,
-                warn_on_evictions=options_r.warn_on_evictions,
+                memory_warn_percent=redis.memory_warn_percent,
+                warn_on_evictions=redis.warn_on_evictions,
+                **_common(redis),
             )
-            for alias in options_r.aliases or prodkit_redis.django_redis_aliases()
+            for alias in redis.aliases or prodkit_redis.django_redis_aliases()
         ]
-    if health.migrations.enabled:
-        options_m = health.migrations
+    if migrations.enabled:
         checks += [
             builtins.MigrationsCheck(
-                name=f"migrations:{alias}",
-                alias=alias,
-                critical=options_m.critical,
-                timeout=options_m.timeout,
+                name=f"migrations:{alias}", alias=alias, **_common(migrations)
             )
-            for alias in options_m.databases
+            for alias in migrations.databases
         ]
-    if health.disk.enabled:
-        options_d = health.disk
+    if disk.enabled:
         checks += [
             builtins.DiskCheck(
                 name=f"disk:{path}",
                 path=path,
-                critical=options_d.critical,
-                timeout=options_d.timeout,
-                warn_percent=options_d.warn_percent,
-                fail_percent=options_d.fail_percent,
+                warn_percent=disk.warn_percent,
+                fail_percent=disk.fail_percent,
+                **_common(disk),
             )
-            for path in options_d.paths
+            for path in disk.paths
         ]
-    if health.memory.enabled:
+    if memory.enabled:
         checks.append(
             builtins.MemoryCheck(
                 name="memory",
-                critical=health.memory.critical,
-                timeout=health.memory.timeout,
-                warn_mb=health.memory.warn_mb,
-                fail_mb=health.memory.fail_mb,
+                warn_mb=memory.warn_mb,
+                fail_mb=memory.fail_mb,
+                **_common(memory),
             )
         )
     broker_url = broker_url_for(health)
-    if health.broker.enabled and broker_url:
+    if broker.enabled and broker_url:
         checks.append(
             builtins.BrokerCheck(
                 name="broker",
                 url=broker_url,
-                critical=health.broker.critical,
-                timeout=health.broker.timeout,
-                connect_timeout=health.broker.timeout or health.timeout,
+                connect_timeout=broker.timeout or health.timeout,
+                **_common(broker),
             )
         )
     checks += [_load_or_report(path) for path in health.checks]
     return tuple(checks)
+
+
+class _Common(TypedDict):
+    critical: bool
+    timeout: float | None
+
+
+def _common(options: _CheckOptions) -> _Common:
+    return {"critical": options.critical, "timeout": options.timeout}
 
 
 def _load_or_report(path: str) -> Check:

@@ -48,6 +48,22 @@ def database(django_db_setup, django_db_blocker):
         del connections.settings[alias]
 
 
+@pytest.fixture
+def proxied(settings, database):
+    """A persistent-connection alias that reaches PostgreSQL through a ``Proxy``."""
+    proxy = Proxy(
+        (
+            connection.settings_dict["HOST"],
+            int(connection.settings_dict["PORT"] or 5432),
+        )
+    )
+    proxy.start()
+    alias = database(HOST="127.0.0.1", PORT=proxy.port, CONN_MAX_AGE=600)
+    settings.PRODKIT = only(database={"ALIASES": [alias]})
+    yield proxy, alias
+    proxy.stop()  # Also ends the server sessions the check threads kept.
+
+
 def results(client, url="/health/"):
     response = client.get(url, **TRUSTED)
     return response.status_code, json.loads(response.content)
@@ -99,17 +115,9 @@ def test_dead_database_is_503_on_ready_and_full_and_200_on_live(
 
 @pytest.mark.postgres
 def test_persistent_connection_is_reused_and_recovers_after_the_server_returns(
-    client, settings, database
+    client, proxied
 ):
-    proxy = Proxy(
-        (
-            connection.settings_dict["HOST"],
-            int(connection.settings_dict["PORT"] or 5432),
-        )
-    )
-    proxy.start()
-    alias = database(HOST="127.0.0.1", PORT=proxy.port, CONN_MAX_AGE=600)
-    settings.PRODKIT = only(database={"ALIASES": [alias]})
+    proxy, alias = proxied
     created = []
 
     def count(sender, connection, **kwargs):
@@ -131,28 +139,16 @@ def test_persistent_connection_is_reused_and_recovers_after_the_server_returns(
         assert results(client, "/health/ready/")[0] == 200
     finally:
         connection_created.disconnect(count)
-        proxy.stop()
 
 
 @pytest.mark.postgres
-def test_stale_connection_is_replaced_instead_of_reported(client, settings, database):
-    proxy = Proxy(
-        (
-            connection.settings_dict["HOST"],
-            int(connection.settings_dict["PORT"] or 5432),
-        )
-    )
-    proxy.start()
-    alias = database(HOST="127.0.0.1", PORT=proxy.port, CONN_MAX_AGE=600)
-    settings.PRODKIT = only(database={"ALIASES": [alias]})
-    try:
-        assert results(client, "/health/ready/")[0] == 200
-        proxy.stop()  # Cut the kept connection while nobody is probing ...
-        proxy.start()  # ... and the server is back before the next probe.
-        status, body = results(client, "/health/ready/")
-        assert status == 200, body
-    finally:
-        proxy.stop()
+def test_stale_connection_is_replaced_instead_of_reported(client, proxied):
+    proxy, _alias = proxied
+    assert results(client, "/health/ready/")[0] == 200
+    proxy.stop()  # Cut the kept connection while nobody is probing ...
+    proxy.start()  # ... and the server is back before the next probe.
+    status, body = results(client, "/health/ready/")
+    assert status == 200, body
 
 
 @pytest.mark.django_db(transaction=True)
