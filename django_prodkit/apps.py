@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
 
 
@@ -14,7 +15,14 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.checks.settings import check_settings
         from django_prodkit.health.checks import check_health
         from django_prodkit.logs.checks import check_middleware
+        from django_prodkit.ratelimit.checks import MIDDLEWARE_PATHS, check_ratelimit
 
         checks.register(check_settings, "prodkit")
         checks.register(check_middleware, "prodkit")
         checks.register(check_health, "prodkit")
+        checks.register(check_ratelimit, "prodkit")
+        if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
+            from django_prodkit.health import register
+            from django_prodkit.ratelimit.health import ratelimit_check
+
+            register("ratelimit", ratelimit_check, critical=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import ipaddress
 import re
 import types
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 Validator = Callable[[Any], str | None]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # An HTTP field name is an RFC 9110 token.
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
@@ -66,6 +68,10 @@ def _path_prefixes(value: tuple[str, ...]) -> str | None:
     if all(item.startswith("/") for item in value):
         return None
     return "must be URL path prefixes starting with '/'"
+
+
+def _optional_prefixes(value: tuple[str, ...] | None) -> str | None:
+    return None if value is None else _path_prefixes(value)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,12 +191,133 @@ class HealthSettings:
     broker: BrokerCheckSettings = dataclasses.field(default_factory=BrokerCheckSettings)
 
 
+def _networks(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return f"must be IP addresses or CIDR networks; {item!r} is neither"
+    return None
+
+
+def _rate_text(value: str) -> str | None:
+    # A rate ("100/m", "5/10s"), a preset name or a dotted path; the ratelimit checks
+    # tell which one a value is and whether it resolves.
+    return None if value.strip() else "must not be empty"
+
+
+_HEADER_STYLES = ("ietf", "legacy", "x")
+
+
+def _header_styles(value: tuple[str, ...]) -> str | None:
+    unknown = [item for item in value if item not in _HEADER_STYLES]
+    if unknown:
+        return "must be a list of " + ", ".join(repr(s) for s in _HEADER_STYLES)
+    return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClientIPSettings:
+    """``PRODKIT["CLIENT_IP"]``: which peers are trusted proxies."""
+
+    trusted_proxies: tuple[str, ...] = _validated((), _networks)
+    proxy_count: int | None = _validated(None, _optional_positive)
+    header: str = _validated("X-Forwarded-For", _header_name)
+    # Derived once: parsed networks and the META key of the header.
+    networks: tuple[IPNetwork, ...] = dataclasses.field(init=False, repr=False)
+    header_meta_key: str = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        networks: list[IPNetwork] = []
+        for item in self.trusted_proxies:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                continue
+        object.__setattr__(self, "networks", tuple(networks))
+        key = "HTTP_" + self.header.upper().replace("-", "_")
+        object.__setattr__(self, "header_meta_key", key)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RedisSettings:
+    """``PRODKIT["REDIS"]``: the circuit breaker in front of every Redis backend."""
+
+    breaker_failures: int = _validated(3, _between(1, 1000))
+    breaker_seconds: float = _validated(10.0, _positive)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RollupSettings:
+    """``PRODKIT["ROLLUP"]``: the per-minute counters that every instance adds to."""
+
+    cache: str = "default"
+    flush_seconds: float = _validated(5.0, _positive)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RuleSettings:
+    """One entry of ``PRODKIT["RATELIMIT"]["RULES"]``."""
+
+    name: str = ""
+    path: str | None = None
+    regex: str | None = None
+    methods: tuple[str, ...] = ()
+    key: str = "ip"
+    rate: str = _validated("standard", _rate_text)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitSettings:
+    """``PRODKIT["RATELIMIT"]``: rules applied by ``RateLimitMiddleware``."""
+
+    enabled: bool = True
+    algorithm: Literal["auto", "fixed", "sliding"] = "auto"
+    cache: str | None = None
+    rules: tuple[RuleSettings, ...] = ()
+    presets: dict[str, str] = dataclasses.field(default_factory=dict)
+    exempt_paths: tuple[str, ...] | None = _validated(None, _optional_prefixes)
+    fail: Literal["open", "closed"] = "open"
+    headers: tuple[str, ...] = _validated(("ietf",), _header_styles)
+    headers_on_success: bool = True
+    ipv4_prefix: int = _validated(32, _between(8, 32))
+    ipv6_prefix: int = _validated(64, _between(16, 128))
+    decorator_retry_after: int = _validated(60, _between(1, 86400))
+
+
+_NONE: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    """``PRODKIT["SECURITY"]``: headers Django does not set, and the CSP report receiver."""
+
+    enabled: bool = True
+    permissions_policy: dict[str, tuple[str, ...]] | None = dataclasses.field(
+        default_factory=lambda: dict.fromkeys(
+            ("camera", "geolocation", "microphone", "payment", "usb"), _NONE
+        )
+    )
+    cross_origin_resource_policy: str | None = "same-origin"
+    cross_origin_embedder_policy: str | None = None
+    x_xss_protection: str | None = "0"
+    reporting_endpoints: bool = True
+    private_nonce_responses: bool = True
+    csp_report_rate: str = _validated("60/m", _rate_text)
+    csp_report_max_bytes: int = _validated(65536, _between(1024, 1048576))
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
 
     logs: LogsSettings = dataclasses.field(default_factory=LogsSettings)
     health: HealthSettings = dataclasses.field(default_factory=HealthSettings)
+    client_ip: ClientIPSettings = dataclasses.field(default_factory=ClientIPSettings)
+    redis: RedisSettings = dataclasses.field(default_factory=RedisSettings)
+    rollup: RollupSettings = dataclasses.field(default_factory=RollupSettings)
+    ratelimit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
+    security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
 
 
 def parse(raw: object) -> tuple[Settings, list[CheckMessage]]:
@@ -262,6 +389,16 @@ def _parse_section(
                 hints[field.name], key_path, value, problems
             )
             continue
+        item_type = _section_items(hints[field.name])
+        if item_type is not None:
+            if not isinstance(value, list | tuple):
+                problems.append(_wrong(key_path, "must be a list of dicts", value))
+                continue
+            values[field.name] = tuple(
+                _parse_section(item_type, f"{key_path}[{index}]", item, problems)
+                for index, item in enumerate(value)
+            )
+            continue
         converted, error = _convert(hints[field.name], value)
         validator = field.metadata.get("validate")
         if error is None and validator is not None:
@@ -277,9 +414,30 @@ def _parse_section(
     return cls(**values)
 
 
+def _section_items(expected: Any) -> Any:
+    """The dataclass of a ``tuple[Section, ...]`` field (a list of dicts), else None."""
+    if get_origin(expected) is tuple:
+        item_type = get_args(expected)[0]
+        if dataclasses.is_dataclass(item_type):
+            return item_type
+    return None
+
+
 def _convert(expected: Any, value: object) -> tuple[object, str | None]:
     """Check ``value`` against a field type; lists become tuples."""
     origin = get_origin(expected)
+    if origin is dict:
+        (key_type, value_type) = get_args(expected)
+        described = f"a dict of {_describe(value_type)}"
+        if not isinstance(value, Mapping):
+            return value, f"must be {described}"
+        converted_dict: dict[object, object] = {}
+        for key, item in value.items():
+            converted, error = _convert(value_type, item)
+            if not isinstance(key, key_type) or error is not None:
+                return value, f"must be {described}"
+            converted_dict[key] = converted
+        return converted_dict, None
     if origin is Literal:
         choices = get_args(expected)
         if value in choices and type(value) is type(choices[0]):
@@ -312,6 +470,10 @@ def _convert(expected: Any, value: object) -> tuple[object, str | None]:
 def _describe(expected: Any) -> str:
     if get_origin(expected) is types.UnionType:
         return " or ".join(_describe(option) for option in get_args(expected))
+    if get_origin(expected) is tuple:
+        return f"a list of {get_args(expected)[0].__name__}"
+    if get_origin(expected) is dict:
+        return "a dict"
     if expected is type(None):
         return "None"
     name: str = expected.__name__

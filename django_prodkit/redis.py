@@ -7,7 +7,9 @@ so there is one connection pool and one place for the URL and its credentials.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -34,3 +36,25 @@ def get_client(alias: str, *, write: bool = True) -> Redis:
         raise ValueError(f"cache {alias!r} is not a django-redis cache")
     client: Redis = caches[alias].client.get_client(write=write)  # type: ignore[attr-defined]
     return client
+
+
+class ServerScript:
+    """A Lua script run by its hash (``EVALSHA``), loaded on the first ``NOSCRIPT``.
+
+    One round trip per call in the steady state; the script body crosses the network only
+    after a server restart or ``SCRIPT FLUSH``.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(
+        self, client: Redis, keys: Sequence[str], args: Sequence[object]
+    ) -> Any:
+        from redis.exceptions import NoScriptError
+
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        except NoScriptError:
+            return client.eval(self.source, len(keys), *keys, *args)  # type: ignore[arg-type]

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so that rules can count by user.
+    "django_prodkit.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -87,7 +89,22 @@ PRODKIT = {
         # space on "/" and this process's memory.
         "TOKEN": HEALTH_TOKEN or None,
     },
+    "RATELIMIT": {
+        # Sliding windows in Redis when REDIS_URL is set, fixed windows in LocMemCache
+        # otherwise (per process: fine for a demo, not for production).
+        "RULES": [
+            {"NAME": "demo-ping", "PATH": "/demo/ping/", "RATE": "10/m", "KEY": "ip"},
+        ],
+        # The older header trio and the X- variant, which most clients read today.
+        "HEADERS": ["legacy", "x"],
+        # The default, written out: a Redis outage admits requests instead of refusing them.
+        "FAIL": "open",
+    },
 }
+# Should the project add django-ratelimit decorators, they count by prodkit's client IP and
+# answer with prodkit's 429.
+RATELIMIT_IP_META_KEY = "django_prodkit.client_ip.get_client_ip"
+RATELIMIT_VIEW = "django_prodkit.ratelimit.views.ratelimited"
 
 ROOT_URLCONF = "example.urls"
 WSGI_APPLICATION = "example.wsgi.application"
@@ -132,6 +149,8 @@ if _redis_url:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Rate limits then count per process (prodkit.W034): what a one-process demo wants.
+    SILENCED_SYSTEM_CHECKS = ["prodkit.W034"]
 
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_BROKER_URL = _broker_url or "memory://"

@@ -128,6 +128,29 @@ def test_ping_answers_pong(server):
     assert headers["X-Request-ID"]
 
 
+def test_ping_is_rate_limited_per_client_ip_with_both_header_styles(
+    tmp_path: Path,
+) -> None:
+    # A server of its own, so that no other test has used part of this minute's quota.
+    with _serve(tmp_path) as server:
+        answers = [server.get("/demo/ping/") for _ in range(11)]
+    for remaining, (status, headers, _body) in zip(
+        range(9, -1, -1), answers, strict=False
+    ):
+        assert status == 200
+        assert headers["RateLimit-Limit"] == headers["X-RateLimit-Limit"] == "10"
+        assert headers["RateLimit-Remaining"] == str(remaining)
+        assert headers["X-RateLimit-Remaining"] == str(remaining)
+        assert "RateLimit-Policy" not in headers  # Only the styles the example chose.
+    status, headers, body = answers[10]
+    assert status == 429
+    retry_after = json.loads(body)["retry_after"]
+    assert json.loads(body) == {"error": "rate_limited", "retry_after": retry_after}
+    assert headers["Retry-After"] == str(retry_after)
+    assert 1 <= retry_after <= 60
+    assert headers["X-RateLimit-Remaining"] == headers["RateLimit-Remaining"] == "0"
+
+
 def test_boom_is_a_json_500_carrying_the_request_id(server):
     status, headers, body = server.get("/demo/boom/")
     assert status == 500
@@ -214,6 +237,7 @@ def test_health_shows_every_check_without_messages_to_anonymous_callers(server):
         "migrations:default",
         "disk:/",
         "memory",
+        "ratelimit",  # RateLimitMiddleware is in MIDDLEWARE.
     }
     assert checks["migrations:default"]["status"] == "ok"
     for result in checks.values():
