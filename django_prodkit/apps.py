@@ -16,11 +16,24 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.health.checks import check_health
         from django_prodkit.logs.checks import check_middleware
         from django_prodkit.ratelimit.checks import MIDDLEWARE_PATHS, check_ratelimit
+        from django_prodkit.security.checks import (
+            check_csp,
+            check_django_security,
+            check_security,
+            check_security_middleware,
+        )
 
         checks.register(check_settings, "prodkit")
         checks.register(check_middleware, "prodkit")
         checks.register(check_health, "prodkit")
         checks.register(check_ratelimit, "prodkit")
+        checks.register(check_security, "prodkit", checks.Tags.security)
+        for deploy_check in (
+            check_security_middleware,
+            check_csp,
+            check_django_security,
+        ):
+            checks.register(deploy_check, "prodkit", checks.Tags.security, deploy=True)
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
             from django_prodkit.health import register
             from django_prodkit.ratelimit.health import ratelimit_check

@@ -12,6 +12,7 @@ see the same address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,10 @@ def ip_group(address: str, ipv4_prefix: int = 32, ipv6_prefix: int = 128) -> str
 
     A full-length prefix returns the address itself; an unparsable value is returned as is.
     """
+    if ipv4_prefix >= 32 and ":" not in address:
+        # Not IPv6, and IPv4 kept whole: parsing would return the value unchanged, since
+        # ipaddress accepts only the canonical dotted quad. Saves two parses per request.
+        return address
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -92,6 +97,9 @@ def _trusted(
     return any(address in network for network in networks)
 
 
+# Pure and hot (every rate-limited request parses its peer's address): parsing is ~2 µs,
+# a cache hit ~0.1 µs. Bounded, so values a client controls only cause misses.
+@functools.lru_cache(maxsize=1024)
 def _parse(value: str) -> _Address | None:
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"

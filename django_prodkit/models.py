@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from django_prodkit.health.models import HealthCheckRun
+from django_prodkit.security.models import CSPReport
 
-__all__ = ["HealthCheckRun"]
+__all__ = ["CSPReport", "HealthCheckRun"]

@@ -65,13 +65,15 @@ def flush() -> None:
         return
     cache = caches[alias]
     try:
-        for (metric, minute), amount in pending.items():
+        for (metric, minute), amount in list(pending.items()):
             key = _key(metric, minute)
             if not cache.add(key, amount, TTL_SECONDS):
                 try:
                     cache.incr(key, amount)
                 except ValueError:  # Expired between add and incr.
                     cache.add(key, amount, TTL_SECONDS)
+            # Written: a failure further on must not count it a second time.
+            del pending[(metric, minute)]
     except Exception as error:
         breaker.failure(error)
         _restore(pending)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from django_prodkit.health import views as health
+from django_prodkit.security import views as security
 
 app_name = "prodkit"
 
@@ -12,4 +13,5 @@ urlpatterns = [
     path("health/live/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
     path("health/", health.health, name="health"),
+    path("csp-report/", security.csp_report, name="csp-report"),
 ]

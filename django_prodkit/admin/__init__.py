@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from django_prodkit.admin.health import HealthCheckRunAdmin
+from django_prodkit.admin.security import CSPReportAdmin
 from django_prodkit.health.models import HealthCheckRun
+from django_prodkit.security.models import CSPReport
 
 admin.site.register(HealthCheckRun, HealthCheckRunAdmin)
+admin.site.register(CSPReport, CSPReportAdmin)
 
-__all__ = ["HealthCheckRunAdmin"]
+__all__ = ["CSPReportAdmin", "HealthCheckRunAdmin"]

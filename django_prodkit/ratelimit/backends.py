@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
@@ -96,8 +97,12 @@ class FixedBackend:
                 )
             except Exception as error:  # Any store error, e.g. redis.ConnectionError.
                 raise BackendError(f"cache {self.alias!r}: {error}") from error
-            if usage is None:  # RATELIMIT_ENABLE = False
-                continue
+            if usage is None:
+                if not getattr(settings, "RATELIMIT_ENABLE", True):
+                    continue
+                # RATELIMIT_FAIL_OPEN: get_usage's answer when the cache failed quietly
+                # (IGNORE_EXCEPTIONS). FAIL and the breaker decide, not django-ratelimit.
+                raise BackendError(f"cache {self.alias!r} did not count the request")
             if usage["limit"] == 0 and usage["time_left"] == -1:
                 # get_usage's answer when the cache swallowed an error (IGNORE_EXCEPTIONS).
                 raise BackendError(f"cache {self.alias!r} did not count the request")

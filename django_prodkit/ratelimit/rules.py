@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.module_loading import import_string
 
 from django_prodkit import conf
@@ -120,7 +120,12 @@ def exempt_prefixes(options: conf.RateLimitSettings) -> tuple[str, ...]:
     for url in (getattr(settings, "STATIC_URL", None), settings.MEDIA_URL):
         if url and str(url).startswith("/") and str(url) != "/":
             prefixes.append(str(url))
-    return tuple(prefixes)
+    # reverse() and relative STATIC_URL/MEDIA_URL carry SCRIPT_NAME; path_info does not.
+    script = get_script_prefix()
+    return tuple(
+        "/" + prefix.removeprefix(script) if prefix.startswith(script) else prefix
+        for prefix in prefixes
+    )
 
 
 def _compile(

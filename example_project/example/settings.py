@@ -12,9 +12,19 @@ import warnings
 from pathlib import Path
 
 import dj_database_url
+import django
 from django.core.exceptions import ImproperlyConfigured
 
+from django_prodkit.security import recommended_policy
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Django 6 sends CSP itself; on 5.2, django-csp does (see "CSP" below).
+CSP_MIDDLEWARE = (
+    "django.middleware.csp.ContentSecurityPolicyMiddleware"
+    if django.VERSION >= (6, 0)
+    else "csp.middleware.CSPMiddleware"
+)
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -65,6 +75,10 @@ MIDDLEWARE = [
     "django_prodkit.logs.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Permissions-Policy, Cross-Origin-Resource-Policy, Reporting-Endpoints; above the CSP
+    # middleware so that it sees the policy on the way out.
+    "django_prodkit.security.SecurityHeadersMiddleware",
+    CSP_MIDDLEWARE,
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,6 +115,14 @@ PRODKIT = {
         "FAIL": "open",
     },
 }
+# CSP in report-only mode: the strict nonce policy blocks nothing yet, and browsers send
+# what it would have blocked to /csp-report/ (grouped under "CSP reports" in the admin).
+_csp = recommended_policy(report_only=True, report_uri="/csp-report/")
+if django.VERSION >= (6, 0):
+    SECURE_CSP_REPORT_ONLY = _csp
+else:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+
 # Should the project add django-ratelimit decorators, they count by prodkit's client IP and
 # answer with prodkit's 429.
 RATELIMIT_IP_META_KEY = "django_prodkit.client_ip.get_client_ip"
@@ -120,6 +142,10 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # {{ csp_nonce }} in templates, for <script nonce="...">.
+                "django.template.context_processors.csp"
+                if django.VERSION >= (6, 0)
+                else "csp.context_processors.nonce",
             ]
         },
     }

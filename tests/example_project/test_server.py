@@ -151,6 +151,41 @@ def test_ping_is_rate_limited_per_client_ip_with_both_header_styles(
     assert headers["X-RateLimit-Remaining"] == headers["RateLimit-Remaining"] == "0"
 
 
+def test_pages_carry_the_security_headers_and_a_report_only_policy(server):
+    status, headers, _body = server.get("/admin/login/")
+    assert status == 200
+    policy = headers["Content-Security-Policy-Report-Only"]
+    assert "'strict-dynamic'" in policy
+    assert "report-uri /csp-report/" in policy
+    assert "report-to csp-endpoint" in policy
+    assert "Content-Security-Policy" not in headers  # Report-only: nothing blocked.
+    assert headers["Reporting-Endpoints"] == (
+        f'csp-endpoint="{server.url}/csp-report/"'
+    )
+    assert headers["Permissions-Policy"].startswith("camera=()")
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert headers["X-XSS-Protection"] == "0"
+
+
+def test_csp_reports_are_accepted(server):
+    report = {
+        "csp-report": {
+            "document-uri": f"{server.url}/admin/login/?next=/admin/",
+            "violated-directive": "script-src-elem",
+            "effective-directive": "script-src-elem",
+            "blocked-uri": "inline",
+        }
+    }
+    request = urllib.request.Request(
+        server.url + "/csp-report/",
+        data=json.dumps(report).encode(),
+        headers={"Content-Type": "application/csp-report"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+
+
 def test_boom_is_a_json_500_carrying_the_request_id(server):
     status, headers, body = server.get("/demo/boom/")
     assert status == 500

@@ -1,0 +1,147 @@
+"""Fixtures of the rate-limit tests: Redis for the counters, settings, fresh state."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from django_prodkit import rollup
+from django_prodkit.breaker import breakers
+from django_prodkit.health.runner import runner
+from tests.health.helpers import ONLY_CUSTOM
+from tests.ratelimit.servers import REDIS_SERVER, RedisServer, redis_url, with_limiter
+from tests.services import probe, redact
+
+# The shared server's database for these tests (the unit tests use 11).
+DB = 12
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> Iterator[None]:
+    """No breaker left open, no roll-up count or health result left by another test."""
+
+    def reset() -> None:
+        for breaker in breakers().values():
+            breaker.reset()
+        rollup.reset()
+        runner.reset()
+
+    reset()
+    yield
+    reset()
+
+
+def need_redis() -> None:
+    pytest.importorskip("django_redis")
+    if problem := probe("redis"):
+        pytest.skip(f"needs redis at {redact(redis_url(DB))}: {problem}")
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """The cache ``KEY_PREFIX`` of this test: no count is shared with another test, nor
+    with another run of the suite against the same Redis at the same time."""
+    return f"prodkit-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def redis_db(key_prefix: str) -> Iterator[str]:
+    """The URL of database ``DB`` on the run's Redis; the test's keys go afterwards."""
+    need_redis()
+    import redis
+
+    url = redis_url(DB)
+    client = redis.Redis.from_url(url)
+    try:
+        yield url
+    finally:
+        keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A ``redis-server`` of this test's own, running; ``.stop()``/``.start()`` at will."""
+    pytest.importorskip("django_redis")
+    if not shutil.which(REDIS_SERVER):
+        pytest.skip(f"needs {REDIS_SERVER} to start a private Redis")
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+Configure = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def configure(settings, key_prefix: str) -> Configure:
+    """``configure(rules, algorithm=..., location=..., **RATELIMIT options)``.
+
+    Counters in cache ``"ratelimit"`` (django-redis at ``location``, with short socket
+    timeouts and the test's ``key_prefix``); ``default`` stays a local cache so that nothing else of the kit touches
+    that Redis. ``REDIS`` and ``CLIENT_IP`` sections and cache ``OPTIONS`` may be given too.
+    Returns ``PRODKIT``.
+    """
+    base_middleware = list(settings.MIDDLEWARE)
+
+    def apply(
+        rules: list[dict[str, Any]],
+        *,
+        algorithm: str = "sliding",
+        location: str,
+        redis: dict[str, Any] | None = None,
+        client_ip: dict[str, Any] | None = None,
+        cache_options: dict[str, Any] | None = None,
+        middleware: list[str] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "ratelimit": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": location,
+                "KEY_PREFIX": key_prefix,
+                "OPTIONS": {
+                    "SOCKET_CONNECT_TIMEOUT": 0.5,
+                    "SOCKET_TIMEOUT": 0.5,
+                    **(cache_options or {}),
+                },
+            },
+        }
+        if algorithm == "fixed":  # django-ratelimit counts in RATELIMIT_USE_CACHE.
+            settings.RATELIMIT_USE_CACHE = "ratelimit"
+        prodkit: dict[str, Any] = {
+            "RATELIMIT": {
+                "ALGORITHM": algorithm,
+                "CACHE": "ratelimit",
+                "RULES": rules,
+                **options,
+            },
+            "HEALTH": {**ONLY_CUSTOM, "CACHE_SECONDS": 0},
+        }
+        if redis is not None:
+            prodkit["REDIS"] = redis
+        if client_ip is not None:
+            prodkit["CLIENT_IP"] = client_ip
+        settings.PRODKIT = prodkit
+        settings.MIDDLEWARE = with_limiter(
+            base_middleware if middleware is None else middleware
+        )
+        settings.ROOT_URLCONF = "tests.ratelimit.urls"
+        return prodkit
+
+    return apply
+
+
+@pytest.fixture(params=["sliding", "fixed"])
+def algorithm(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
