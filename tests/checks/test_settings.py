@@ -30,6 +30,8 @@ def test_wrong_type_names_full_key_path(settings):
     assert message.hint == "The default is True."
 
 
+# Django 6.1 runs the model checks against the database (JSONField support).
+@pytest.mark.django_db
 def test_settings_check_is_registered(settings):
     settings.PRODKIT = {"NOPE": {}}
     with pytest.raises(SystemCheckError, match=r"prodkit\.E001"):

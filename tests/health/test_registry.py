@@ -140,6 +140,8 @@ def test_unloadable_dotted_path_is_e020(settings, path, error):
     assert error in message.msg
 
 
+# Django 6.1 runs the model checks against the database (JSONField support).
+@pytest.mark.django_db
 def test_e020_is_registered(settings):
     settings.PRODKIT = {"HEALTH": {"CHECKS": ["nowhere.at.all"]}}
     with pytest.raises(SystemCheckError, match=r"prodkit\.E020"):

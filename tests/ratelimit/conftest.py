@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from django_prodkit import rollup
+from django_prodkit import health, rollup
 from django_prodkit.breaker import breakers
+from django_prodkit.health.registry import registry
 from django_prodkit.health.runner import runner
 from tests.health.helpers import ONLY_CUSTOM
-from tests.ratelimit.servers import REDIS_SERVER, RedisServer, redis_url, with_limiter
+from tests.ratelimit.servers import (
+    RedisServer,
+    redis_url,
+    require_redis_server,
+    with_limiter,
+)
 from tests.services import probe, redact
 
 # The shared server's database for these tests (the unit tests use 11).
@@ -30,9 +35,15 @@ def _fresh_state() -> Iterator[None]:
         rollup.reset()
         runner.reset()
 
+    registered = {check.name for check in registry.checks()}
     reset()
     yield
     reset()
+    # A test that changes INSTALLED_APPS runs every AppConfig.ready() again, once more
+    # when the setting is restored; with the limiter in MIDDLEWARE at that moment, ready()
+    # registers the "ratelimit" health check. It must not outlive the test.
+    if "ratelimit" not in registered:
+        health.unregister("ratelimit")
 
 
 def need_redis() -> None:
@@ -69,8 +80,7 @@ def redis_db(key_prefix: str) -> Iterator[str]:
 def private_redis() -> Iterator[RedisServer]:
     """A ``redis-server`` of this test's own, running; ``.stop()``/``.start()`` at will."""
     pytest.importorskip("django_redis")
-    if not shutil.which(REDIS_SERVER):
-        pytest.skip(f"needs {REDIS_SERVER} to start a private Redis")
+    require_redis_server()
     server = RedisServer()
     server.start()
     try:

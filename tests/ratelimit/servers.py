@@ -29,10 +29,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django_ratelimit.core import _get_window
 
-from tests.services import REDIS_URL
+from tests.services import REDIS_URL, services_required
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -56,6 +57,16 @@ def ping(port: int, timeout: float = 0.2) -> bool:
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def require_redis_server() -> None:
+    """Skip (or fail, under PRODKIT_REQUIRE_SERVICES=1) without a redis-server binary."""
+    if shutil.which(REDIS_SERVER):
+        return
+    message = f"needs {REDIS_SERVER} to start a private Redis"
+    if services_required():
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 class RedisServer:

@@ -73,6 +73,8 @@ def test_e030_bad_preset(clean):
     assert ids() == ["prodkit.E030"]
 
 
+# Django 6.1 runs the model checks against the database (JSONField support).
+@pytest.mark.django_db
 def test_ratelimit_check_is_registered(clean):
     ratelimit(clean, RULES=[{"NAME": "api", "RATE": "lots"}])
     with pytest.raises(SystemCheckError, match=r"prodkit\.E030"):

@@ -151,6 +151,8 @@ class TestSettings:
         ):
             assert check(None) == []
 
+    # Django 6.1 runs the model checks against the database (JSONField support).
+    @pytest.mark.django_db
     def test_e041_is_registered(self, settings):
         settings.PRODKIT = {"SECURITY": {"CROSS_ORIGIN_RESOURCE_POLICY": "nope"}}
         with pytest.raises(SystemCheckError, match=r"prodkit\.E041"):
