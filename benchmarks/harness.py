@@ -90,6 +90,9 @@ class Benchmark:
         ]
         | None
     ) = None
+    # Why the benchmark cannot run here (e.g. a service it needs is unreachable), found
+    # when its module is imported; run.py then reports it as skipped and runs the others.
+    skip: str | None = None
 
 
 @dataclass

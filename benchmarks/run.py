@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 BENCHMARKS = {
     "request_id": "benchmarks.cases.request_id",
     "health": "benchmarks.cases.health",
+    "ratelimit": "benchmarks.cases.ratelimit",
+    "security": "benchmarks.cases.security",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(BENCHMARKS[name]).SPEC
         for name in args.names or BENCHMARKS
     ]
+    skipped = {spec.name: spec.skip for spec in specs if spec.skip is not None}
+    specs = [spec for spec in specs if spec.skip is None]
 
     from benchmarks import harness, project, report
 
@@ -157,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"calibration: {harness.calibrate():.1f} ms per 10⁶ empty loop iterations"
         )
-    results: dict[str, object] = {}
+        for name, reason in skipped.items():
+            print(f"\n## {name}: skipped: {reason}")
+    results: dict[str, object] = {
+        name: {"skipped": reason} for name, reason in skipped.items()
+    }
     for spec in specs:
         cases = spec.build()
         stats = harness.run(
