@@ -10,12 +10,13 @@ applies ``FAIL``.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import itertools
 import math
+import os
 import secrets
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from django.conf import settings
 from django.core.cache import caches
@@ -26,6 +27,7 @@ from django_prodkit import redis as prodkit_redis
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
+    from redis import Redis
 
 __all__ = ["BackendError", "FixedBackend", "Hit", "SlidingBackend", "Usage"]
 
@@ -34,8 +36,9 @@ class BackendError(Exception):
     """The counter store failed; ``__cause__`` holds the original error."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Hit:
+# Named tuples rather than frozen dataclasses: several are built per request, and a
+# tuple is built in a third of the time.
+class Hit(NamedTuple):
     """One rule to count for one request."""
 
     rule: str
@@ -44,8 +47,7 @@ class Hit:
     period: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     """Where one rule stands after this request."""
 
     rule: str
@@ -127,7 +129,8 @@ class FixedBackend:
 # the window in microseconds. The server's clock is the only clock, so instances with
 # skewed clocks still share one window. Nothing is written unless every rule admits the
 # request, so a blocked request uses up no quota. Returns {admitted, count_1, reset_1, ...}
-# with reset in microseconds until the key frees a slot.
+# with reset in microseconds: until a slot frees when the key is at its limit, else the
+# window.
 SLIDING_SCRIPT = prodkit_redis.ServerScript(
     """
 local t = redis.call('TIME')
@@ -156,13 +159,11 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[i], math.ceil(window / 1000) + 1)
     count = count + 1
   end
+  -- Below the limit the quota is whole again one window after this request at the
+  -- latest; at the limit, a slot frees when the entry that filled it leaves the window.
   local reset = window
   if count >= limit and count > 0 then
-    -- The slot frees when the entry that put the key at its limit leaves the window.
     local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-    reset = tonumber(oldest[2]) + window - now
-  elseif count > 0 then
-    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
     reset = tonumber(oldest[2]) + window - now
   end
   result[2 * i] = count
@@ -171,6 +172,21 @@ end
 return result
 """
 )
+
+
+# What makes each admitted request's log entry unique next to the server's clock: this
+# process (random, so hosts with equal process ids differ; new in each forked worker) and
+# a per-process counter.
+_PROCESS_TOKEN = secrets.token_hex(6)
+_requests = itertools.count()
+
+
+def _new_process() -> None:
+    global _PROCESS_TOKEN
+    _PROCESS_TOKEN = secrets.token_hex(6)
+
+
+os.register_at_fork(after_in_child=_new_process)
 
 
 class SlidingBackend:
@@ -184,20 +200,21 @@ class SlidingBackend:
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
+        self._client: Redis | None = None
+        self._key_template: tuple[str, str] | None = None
 
     def hit(self, request: HttpRequest, hits: Sequence[Hit]) -> list[Usage]:
         if not hits:
             return []
-        cache = caches[self.alias]
-        keys = [
-            cache.make_key(f"prodkit:rl:{item.rule}:{_key_part(item.key)}")
-            for item in hits
-        ]
-        args: list[object] = [secrets.token_hex(6)]
+        args: list[object] = [f"{_PROCESS_TOKEN}.{next(_requests)}"]
         for item in hits:
             args += [item.limit, item.period * 1_000_000]
         try:
-            client = prodkit_redis.get_client(self.alias)
+            client, (head, tail) = self._connect()
+            keys = [
+                f"{head}prodkit:rl:{item.rule}:{_key_part(item.key)}{tail}"
+                for item in hits
+            ]
             reply = SLIDING_SCRIPT(client, keys, args)
         except Exception as error:  # redis.RedisError, OSError, pool exhaustion...
             raise BackendError(f"Redis behind cache {self.alias!r}: {error}") from error
@@ -218,3 +235,23 @@ class SlidingBackend:
                 )
             )
         return usages
+
+    def _connect(self) -> tuple[Redis, tuple[str, str]]:
+        """The redis-py client and the cache's key shape, looked up once.
+
+        Holding the client (thread-safe, on the cache's shared pool) means a request never
+        touches ``caches[alias]``, so Django has no cache of this thread to close when
+        the request ends.
+        """
+        if self._client is None or self._key_template is None:
+            cache = caches[self.alias]
+            marker = "\x00"
+            made = str(cache.make_key(marker))
+            if made.count(marker) != 1:
+                raise BackendError(
+                    f"cache {self.alias!r}: its KEY_FUNCTION must keep the key verbatim"
+                )
+            head, _marker, tail = made.partition(marker)
+            self._key_template = (head, tail)
+            self._client = prodkit_redis.get_client(self.alias)
+        return self._client, self._key_template

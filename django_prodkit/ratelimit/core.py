@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -39,8 +39,7 @@ __all__ = ["Decision", "Limiter", "check", "get_limiter"]
 logger = logging.getLogger("django_prodkit.ratelimit")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The outcome for one request: every matching rule's usage, or a failed backend."""
 
     usages: tuple[Usage, ...] = ()
@@ -170,8 +169,8 @@ def check(request: HttpRequest, *, name: str, rate: str, key: str = "ip") -> Dec
     rule = _adhoc_rule(name, rate, key)
     decision = limiter.decide(request, [rule])
     if decision.failed and limiter.options.fail == "closed":
-        return dataclasses.replace(
-            decision, limited=True, retry_after=int(conf.get().redis.breaker_seconds)
+        return decision._replace(
+            limited=True, retry_after=int(conf.get().redis.breaker_seconds)
         )
     return decision
 

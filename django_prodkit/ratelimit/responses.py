@@ -76,6 +76,8 @@ def add_headers(
         response["RateLimit"] = ", ".join(
             f'"{usage.rule}";r={usage.remaining};t={usage.reset}' for usage in usages
         )
+    if "legacy" not in styles and "x" not in styles:
+        return
     tightest = min(usages, key=lambda usage: (usage.remaining, -usage.reset))
     values = (str(tightest.limit), str(tightest.remaining), str(tightest.reset))
     for style in ("legacy", "x"):

@@ -129,7 +129,10 @@ class SecurityHeadersMiddleware:
         if plan.private_nonce and (
             "'nonce-" in (enforced or "") or "'nonce-" in (reported or "")
         ):
-            patch_cache_control(response, private=True)
+            if "Cache-Control" in headers:
+                patch_cache_control(response, private=True)
+            else:  # What patch_cache_control() writes, without parsing.
+                headers["Cache-Control"] = "private"
         return response
 
     def _reporting_endpoints(self, request: HttpRequest) -> str | None:

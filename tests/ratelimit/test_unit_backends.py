@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -315,3 +318,35 @@ def test_fixed_turns_a_plain_connection_error_into_backend_error(settings, rf):
 def test_unit_database_is_private():
     # Other modules use 0, 12, 13 and 15 on the shared server; flushing 11 is ours to do.
     assert UNIT_DB not in (0, 12, 13, 15)
+
+
+FORK_TOKENS = """
+import os
+from django_prodkit.ratelimit import backends
+parent = backends._PROCESS_TOKEN
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, backends._PROCESS_TOKEN.encode())
+    os._exit(0)
+os.close(write)
+child = os.read(read, 64).decode()
+os.waitpid(pid, 0)
+print(parent, child)
+"""
+
+
+def test_forked_workers_write_distinct_log_entries():
+    # A server that forks its workers after import (gunicorn --preload) must not give
+    # them one token: two entries with the same member would count as one request.
+    # Forked in a fresh interpreter: this one runs threads, which fork() warns about.
+    completed = subprocess.run(
+        [sys.executable, "-c", FORK_TOKENS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    parent, child = completed.stdout.split()
+    assert len(parent) == len(child) == 12
+    assert parent != child
