@@ -62,13 +62,14 @@ def _p50(span: Span) -> str:
     return f"{span.median:.1f} [{span.low:.1f}–{span.high:.1f}]"
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
+    """``+1.5``, ``−0.3`` (a true minus sign), and ``0.0`` without a sign."""
     text = f"{value:+.1f}"
     return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
 
 
 def _delta(span: Span) -> str:
-    return f"{_signed(span.median)} [{_signed(span.low)} – {_signed(span.high)}]"
+    return f"{signed(span.median)} [{signed(span.low)} – {signed(span.high)}]"
 
 
 def table(rows: Sequence[Row], baseline: str) -> str:
@@ -88,24 +89,27 @@ def table(rows: Sequence[Row], baseline: str) -> str:
         ]
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in [header, *body]) for column in range(4)]
+    return markdown(header, body)
 
-    def line(cells: Sequence[str], align: str = "<>>>") -> str:
+
+def markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A Markdown table, padded so that it also reads well in a terminal.
+
+    The header and the first column are left-aligned, the other columns right-aligned.
+    """
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str], left: bool) -> str:
         padded = [
-            cell.ljust(width) if how == "<" else cell.rjust(width)
-            for cell, width, how in zip(cells, widths, align, strict=True)
+            cell.ljust(width) if left or i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = (
-        "|"
-        + "|".join(
-            "-" * (width + 1) + (":" if column else "-")
-            for column, width in enumerate(widths)
-        )
-        + "|"
+    rule = "|" + "|".join(
+        "-" * (width + 1) + (":" if i else "-") for i, width in enumerate(widths)
     )
-    return "\n".join([line(header, "<<<<"), rule, *(line(cells) for cells in body)])
+    return "\n".join([line(header, True), rule + "|", *(line(r, False) for r in body)])
 
 
 def _rounded(value: object) -> object:

@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
 from benchmarks.harness import Benchmark, Case, RoundStats, Send
+from benchmarks.report import markdown, signed
 
 URLCONF = __name__
 LIVE_PATH = "/health/live/"
@@ -542,27 +543,6 @@ def _applies(key: str) -> bool:
     return True
 
 
-def _signed(value: float) -> str:
-    text = f"{value:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
-
-
-def _markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def line(cells: Sequence[str], left: bool) -> str:
-        padded = [
-            cell.ljust(width) if left or i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(
-        "-" * (width + 1) + (":" if i else "-") for i, width in enumerate(widths)
-    )
-    return "\n".join([line(header, True), rule + "|", *(line(r, False) for r in body)])
-
-
 def extra(
     cases: Sequence[Case], stats: Mapping[str, list[RoundStats]]
 ) -> tuple[str, dict[str, object]]:
@@ -592,7 +572,7 @@ def extra(
             [
                 f"({case.key}) {case.label}",
                 f"{statistics.median(p50):,.1f}",
-                "—" if case.key == "h" else _signed(delta),
+                "—" if case.key == "h" else signed(delta),
                 f"{vs_peer:.3f}",
                 f"{vs_base:.2f}",
                 *(f"{counts.get(key, float('nan')):.2f}" for key, _, _ in columns),
@@ -615,7 +595,7 @@ def extra(
             f"over {COUNTED_REQUESTS} requests per case after {WARM_UP} warm-up ones, "
             "before timing; ratios are medians of per-round p50 ratios.",
             "",
-            _markdown(header, body),
+            markdown(header, body),
             "",
             *legend,
             "",

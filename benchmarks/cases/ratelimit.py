@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
 from benchmarks.harness import Benchmark, Case, RoundStats, Send
+from benchmarks.report import markdown, signed
 
 URLCONF = __name__
 MIDDLEWARE = "django_prodkit.ratelimit.RateLimitMiddleware"
@@ -513,27 +514,6 @@ def build() -> list[Case]:
 # --- the extra report --------------------------------------------------------------------
 
 
-def _signed(value: float) -> str:
-    text = f"{value:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
-
-
-def _markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def line(cells: Sequence[str], left: bool) -> str:
-        padded = [
-            cell.ljust(width) if left or i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(
-        "-" * (width + 1) + (":" if i else "-") for i, width in enumerate(widths)
-    )
-    return "\n".join([line(header, True), rule + "|", *(line(r, False) for r in body)])
-
-
 def _commands(counts: Mapping[str, float]) -> str:
     if not counts:
         return "—"
@@ -590,9 +570,9 @@ def extra(
             [
                 f"({case.key}) {case.label}",
                 f"{p50:,.1f}",
-                "—" if case.key == "a" else _signed(delta),
+                "—" if case.key == "a" else signed(delta),
                 "—" if case.key == "a" else f"{in_pings:.2f}".replace("-", "−"),
-                _signed(over_ping) if counts.get("round_trips") else "—",
+                signed(over_ping) if counts.get("round_trips") else "—",
                 f"{counts.get('round_trips', float('nan')):g}",
                 _commands(counts.get("sent", {})),
                 _commands(counts.get("server", {})) + server_note,
@@ -613,7 +593,7 @@ def extra(
             "units of (b)'s, one PING round trip; Δ − Δ(b): what a case that makes round trips costs beyond one. "
             "Both paired per round, median over rounds.",
             "",
-            _markdown(header, body),
+            markdown(header, body),
             "",
             "Redis RTs: redis-py send_packed_command calls, one per round trip. "
             "sent: the commands this process sent (send_command, pack_commands). "
@@ -653,7 +633,7 @@ def _t2(stats: Mapping[str, list[RoundStats]]) -> str:
         lines.append(
             f"T2 on ({key}): 1 round trip {'yes' if round_trips == 1 else 'NO'}; "
             f"Δ = {in_pings:.2f} × Δ(b) ({'≤' if in_pings <= 1.5 else '>'} 1.5); "
-            f"Δ − Δ(b) = {_signed(over_ping)} µs "
+            f"Δ − Δ(b) = {signed(over_ping)} µs "
             f"({'≤' if over_ping <= 15 else '>'} 15 µs); "
             f"Δ = {vs_peer:.2f} × Δ({peer}), django-ratelimit's."
         )
