@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio.base_events
 import dataclasses
-import functools
 import importlib.util
 import json
 import os
@@ -33,6 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
+from benchmarks.counters import counting, redacted
 from benchmarks.harness import Benchmark, Case, RoundStats, Send
 from benchmarks.report import markdown, signed
 
@@ -79,14 +79,6 @@ class Services:
     redis_url: str | None
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
 def _find_services() -> Services:
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
@@ -105,7 +97,7 @@ def _find_services() -> Services:
             "CONN_MAX_AGE": CONN_MAX_AGE,
         }
         database_label = (
-            f"PostgreSQL at {_redacted(database_url)}, CONN_MAX_AGE={CONN_MAX_AGE}"
+            f"PostgreSQL at {redacted(database_url)}, CONN_MAX_AGE={CONN_MAX_AGE}"
         )
         postgres_url: str | None = database_url
     else:
@@ -134,12 +126,12 @@ def _find_services() -> Services:
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache"
         }
         cache_label = (
-            f"LocMemCache (no Redis at {_redacted(redis_url)}: {type(exc).__name__})"
+            f"LocMemCache (no Redis at {redacted(redis_url)}: {type(exc).__name__})"
         )
         found_redis: str | None = None
     else:
         cache = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}
-        cache_label = f"django-redis at {_redacted(redis_url)}"
+        cache_label = f"django-redis at {redacted(redis_url)}"
         found_redis = redis_url
     return Services(
         databases={"default": database},
@@ -199,32 +191,11 @@ def _fill_urlconf() -> None:
 # --- counters ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _counting(
-    owner: Any, name: str, event: str, events: list[str], *, is_async: bool = False
-) -> Iterator[None]:
-    """Count calls of ``owner.name`` (a plain function on a class), from any thread."""
-    original = owner.__dict__[name]
-    wrapper: Callable[..., Any]
-    if is_async:
+def _event(name: str, events: list[str]) -> Callable[..., None]:
+    def record(*args: Any) -> None:
+        events.append(name)  # list.append is atomic: safe from any thread
 
-        @functools.wraps(original)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            events.append(event)  # list.append is atomic: safe from any thread
-            return await original(*args, **kwargs)
-
-    else:
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            events.append(event)
-            return original(*args, **kwargs)
-
-    setattr(owner, name, wrapper)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
+    return record
 
 
 @contextmanager
@@ -238,38 +209,44 @@ def _client_counters(events: list[str]) -> Iterator[None]:
 
     with ExitStack() as stack:
         # Every statement run through a Django cursor, in any thread.
-        stack.enter_context(_counting(CursorWrapper, "execute", "sql", events))
-        stack.enter_context(_counting(CursorWrapper, "executemany", "sql", events))
+        stack.enter_context(counting(CursorWrapper, "execute", _event("sql", events)))
+        stack.enter_context(
+            counting(CursorWrapper, "executemany", _event("sql", events))
+        )
         if SERVICES.postgres_url is not None:
             import psycopg
 
             # Every statement psycopg sends, including Django's connection set-up.
-            stack.enter_context(_counting(psycopg.Cursor, "execute", "pg", events))
+            stack.enter_context(
+                counting(psycopg.Cursor, "execute", _event("pg", events))
+            )
         if SERVICES.redis_url is not None:
             import redis.asyncio.connection
             import redis.connection
 
             # One call per round trip: a pipeline is packed and sent once.
             stack.enter_context(
-                _counting(
+                counting(
                     redis.connection.AbstractConnection,
                     "send_packed_command",
-                    "redis",
-                    events,
+                    _event("redis", events),
                 )
             )
             stack.enter_context(
-                _counting(
+                counting(
                     redis.asyncio.connection.AbstractConnection,
                     "send_packed_command",
-                    "redis",
-                    events,
+                    _event("redis", events),
                     is_async=True,
                 )
             )
-        stack.enter_context(_counting(threading.Thread, "start", "thread", events))
         stack.enter_context(
-            _counting(asyncio.base_events.BaseEventLoop, "__init__", "loop", events)
+            counting(threading.Thread, "start", _event("thread", events))
+        )
+        stack.enter_context(
+            counting(
+                asyncio.base_events.BaseEventLoop, "__init__", _event("loop", events)
+            )
         )
         # The signal is sent in whichever thread connects.
         connection_created.connect(created, weak=False)

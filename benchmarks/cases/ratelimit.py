@@ -17,7 +17,6 @@ commandstats``, server-wide: the batch is repeated when another client was activ
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import math
 import os
@@ -28,9 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
+from benchmarks.counters import counting, redacted
 from benchmarks.harness import Benchmark, Case, RoundStats, Send
 from benchmarks.report import markdown, signed
 
@@ -56,14 +55,6 @@ WARM_UP = 3
 COUNT_ATTEMPTS = 3  # batches tried until no other Redis client was active during one
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
 def _unreachable() -> str | None:
     """Why the benchmark cannot run here, or None when Redis answers."""
     for module in ("django_redis", "redis"):
@@ -77,7 +68,7 @@ def _unreachable() -> str | None:
     try:
         client.ping()
     except redis.RedisError as error:
-        return f"no Redis at {_redacted(REDIS_URL)} ({type(error).__name__}: {error}); set REDIS_URL"
+        return f"no Redis at {redacted(REDIS_URL)} ({type(error).__name__}: {error}); set REDIS_URL"
     finally:
         client.close()
     return None
@@ -176,23 +167,6 @@ def _fill_urlconf() -> None:
 # --- counters ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _counting(owner: Any, name: str, record: Callable[..., None]) -> Iterator[None]:
-    """Call ``record(*args)`` on every call of ``owner.name``, a plain method of a class."""
-    original = owner.__dict__[name]
-
-    @functools.wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        record(*args)
-        return original(self, *args, **kwargs)
-
-    setattr(owner, name, wrapper)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
 def _command_name(value: object) -> str:
     text = value.decode() if isinstance(value, bytes) else str(value)
     return text.upper()
@@ -215,10 +189,10 @@ def _client_counters(events: Counter[str]) -> Iterator[None]:
 
     with ExitStack() as stack:
         stack.enter_context(
-            _counting(AbstractConnection, "send_packed_command", round_trip)
+            counting(AbstractConnection, "send_packed_command", round_trip)
         )
-        stack.enter_context(_counting(AbstractConnection, "send_command", command))
-        stack.enter_context(_counting(AbstractConnection, "pack_commands", commands))
+        stack.enter_context(counting(AbstractConnection, "send_command", command))
+        stack.enter_context(counting(AbstractConnection, "pack_commands", commands))
         yield
 
 
@@ -586,7 +560,7 @@ def extra(
         }
     text = "\n".join(
         [
-            f"cache: django-redis at {_redacted(REDIS_URL)}, KEY_PREFIX {KEY_PREFIX!r}; "
+            f"cache: django-redis at {redacted(REDIS_URL)}, KEY_PREFIX {KEY_PREFIX!r}; "
             f"limits {RATE}, never reached.",
             f"Counts are per request, over {COUNTED_REQUESTS} requests per case after "
             f"{WARM_UP} warm-up ones, before timing. Δ / Δ(b): the case's cost over (a) in "
@@ -611,7 +585,7 @@ def extra(
         ]
     )
     return text, {
-        "cache": _redacted(REDIS_URL),
+        "cache": redacted(REDIS_URL),
         "counted_requests": COUNTED_REQUESTS,
         "sliding_log_sizes": sizes,
         "cases": data,
