@@ -100,7 +100,7 @@ def _expected_keys() -> dict[tuple[str, ...], tuple[str, object]]:
         for key, field in conf._fields(section_cls).items():
             if dataclasses.is_dataclass(hints[field.name]):
                 continue
-            # The annotation as written: conf.py uses ``from __future__ import annotations``.
+            # The annotation as written: conf.sections uses ``from __future__ import annotations``.
             expected[(*path, key)] = (str(field.type), _default(field))
     return expected
 

@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from django_prodkit import conf
 from django_prodkit.client_ip import get_client_ip, ip_group
+from django_prodkit.conf.validators import TOKEN
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -221,7 +222,7 @@ def _key_function(
         return user_or_ip, True, None
     if name.startswith("header:"):
         header = name.removeprefix("header:")
-        if not conf._TOKEN.fullmatch(header):
+        if not TOKEN.fullmatch(header):
             return None, False, f"KEY {name!r} does not name an HTTP header."
         meta_key = "HTTP_" + header.upper().replace("-", "_")
 
