@@ -65,7 +65,6 @@ class Limiter:
             raise ImproperlyConfigured("\n".join(problems))
         self.rules: tuple[Rule, ...] = rules if options.enabled else ()
         self.exempt = exempt_prefixes(options)
-        self.needs_user = any(rule.needs_user for rule in self.rules)
         self.alias = cache_alias(options)
         self.backend: Backend = (
             SlidingBackend(self.alias)

@@ -54,7 +54,7 @@ class RateLimitMiddleware:
         rules = limiter.matching(request)
         if not rules:
             return await self.get_response(request)  # type: ignore[no-any-return,misc]
-        if any(_reads_user(rule) for rule in rules) and hasattr(request, "auser"):
+        if any(rule.needs_user for rule in rules) and hasattr(request, "auser"):
             # The sync user property would query the session from the event loop, or
             # from the worker thread that runs the backend (for RATE and KEY functions,
             # which read request.user): load it once here, the async way.
@@ -67,11 +67,6 @@ class RateLimitMiddleware:
             return refusal
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
         return _with_headers(limiter, decision, response)
-
-
-def _reads_user(rule: Rule) -> bool:
-    """Whether deciding ``rule`` may read the user: a user key, or a RATE or KEY function."""
-    return rule.needs_user or callable(rule.rate) or "." in rule.key_name
 
 
 async def _decide_in_thread(

@@ -67,6 +67,7 @@ class Rule:
     key_name: str
     key: KeyFunction
     rate: RateValue | RateFunction
+    # Deciding may read request.user: a user key, or a KEY or RATE function.
     needs_user: bool
 
     def matches(self, path: str, method: str) -> bool:
@@ -186,7 +187,8 @@ def _compile(
             key_name=raw.key,
             key=key,
             rate=rate,
-            needs_user=needs_user,
+            # A RATE or KEY function may read request.user too.
+            needs_user=needs_user or callable(rate) or "." in raw.key,
         ),
         errors,
     )
