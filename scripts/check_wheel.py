@@ -9,7 +9,7 @@ from pathlib import Path
 REQUIRED = [
     "django_prodkit/py.typed",
     "django_prodkit/apps.py",
-    "django_prodkit/conf.py",
+    "django_prodkit/conf/__init__.py",
 ]
 REQUIRED_DIRS = ["templates", "static", "migrations"]
 
