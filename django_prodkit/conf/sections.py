@@ -14,6 +14,7 @@ from django_prodkit.conf.validators import (
     IPNetwork,
     between,
     header_name,
+    header_names,
     header_styles,
     ip_networks,
     not_negative,
@@ -23,6 +24,7 @@ from django_prodkit.conf.validators import (
     percent,
     positive,
     rate_text,
+    unsafe_methods,
     validated,
 )
 
@@ -236,6 +238,47 @@ class SecuritySettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LockingSettings:
+    """``PRODKIT["LOCKING"]``: the defaults of ``atomic_retry``."""
+
+    retry_attempts: int = validated(5, between(1, 100))
+    retry_budget: float = validated(5.0, positive)
+    retry_base_delay: float = validated(0.02, positive)
+    retry_max_delay: float = validated(1.0, positive)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class IdempotencySettings:
+    """``PRODKIT["IDEMPOTENCY"]``: ``IdempotencyMiddleware`` and its response store."""
+
+    enabled: bool = True
+    cache: str = "default"
+    header: str = validated("Idempotency-Key", header_name)
+    methods: tuple[str, ...] = validated(
+        ("POST", "PUT", "PATCH", "DELETE"), unsafe_methods
+    )
+    paths: tuple[str, ...] = validated(("/",), path_prefixes)
+    required_paths: tuple[str, ...] = validated((), path_prefixes)
+    ttl: int = validated(86400, between(1, 30 * 86400))
+    lock_ttl: float = validated(60.0, positive)
+    max_key_length: int = validated(255, between(8, 1024))
+    max_response_bytes: int = validated(1048576, between(0, 64 * 1048576))
+    replay_headers: tuple[str, ...] = validated(
+        (
+            "Content-Type",
+            "Location",
+            "ETag",
+            "Last-Modified",
+            "Content-Language",
+            "Cache-Control",
+            "Vary",
+        ),
+        header_names,
+    )
+    fail: Literal["open", "closed"] = "closed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
 
@@ -246,3 +289,7 @@ class Settings:
     rollup: RollupSettings = dataclasses.field(default_factory=RollupSettings)
     ratelimit: RateLimitSettings = dataclasses.field(default_factory=RateLimitSettings)
     security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
+    locking: LockingSettings = dataclasses.field(default_factory=LockingSettings)
+    idempotency: IdempotencySettings = dataclasses.field(
+        default_factory=IdempotencySettings
+    )

@@ -25,6 +25,21 @@ def header_name(value: str) -> str | None:
     return "must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)"
 
 
+def header_names(value: tuple[str, ...]) -> str | None:
+    bad = [item for item in value if not TOKEN.fullmatch(item)]
+    return f"must be HTTP header names; {bad[0]!r} is not" if bad else None
+
+
+UNSAFE_METHODS = ("DELETE", "PATCH", "POST", "PUT")
+
+
+def unsafe_methods(value: tuple[str, ...]) -> str | None:
+    bad = [item for item in value if item not in UNSAFE_METHODS]
+    if bad:
+        return "must be a list of " + ", ".join(repr(m) for m in UNSAFE_METHODS)
+    return None
+
+
 def between(low: int, high: int) -> Validator:
     def validate(value: int) -> str | None:
         return None if low <= value <= high else f"must be between {low} and {high}"
