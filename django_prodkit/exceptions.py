@@ -25,12 +25,14 @@ class ServiceWarning(ServiceUnavailable):
 
 
 try:  # Django 6.0+: the base of ``Model.NotUpdated``.
-    from django.core.exceptions import ObjectNotUpdated as _NotUpdated
+    from django.core.exceptions import ObjectNotUpdated
+
+    _CONFLICT_BASES: tuple[type[Exception], ...] = (ObjectNotUpdated, DatabaseError)
 except ImportError:  # Django 5.2
-    _NotUpdated = DatabaseError  # type: ignore[misc,assignment]
+    _CONFLICT_BASES = (DatabaseError,)
 
 
-class ConflictError(_NotUpdated, DatabaseError):  # type: ignore[misc]
+class ConflictError(*_CONFLICT_BASES):  # type: ignore[misc]
     """A write to a versioned row that someone else changed or deleted since it was read.
 
     ``version`` is the version the write expected; ``current_version`` is the row's

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_prodkit",
+    "tests.locking",
 ]
 
 MIDDLEWARE = [
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prodkit.locking.ConflictMiddleware",
 ]
 
 TEMPLATES = [
@@ -61,3 +63,11 @@ TEMPLATES = [
 ]
 
 STATIC_URL = "/static/"
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "django_prodkit.locking.drf.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}

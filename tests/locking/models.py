@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.db import models
+
+from django_prodkit.locking import VersionedModel
+
+
+class Folder(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Note(VersionedModel):
+    text = models.CharField(max_length=200)
+    views = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class NoteProxy(Note):
+    class Meta:
+        proxy = True
+
+
+class Comment(models.Model):
+    note = models.ForeignKey(Note, on_delete=models.CASCADE)
+    text = models.CharField(max_length=200)
