@@ -1,4 +1,4 @@
-"""System checks of optimistic locking: prodkit.E050 to prodkit.W059."""
+"""System checks of optimistic locking: prodkit.E050 to prodkit.W054."""
 
 from __future__ import annotations
 
