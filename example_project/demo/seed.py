@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 
+from demo.models import Note, Order
 from django_prodkit.health.history import record
 
 ADMIN_USERNAME = "admin"
@@ -42,6 +43,28 @@ def health_history() -> str:
     return f"Recorded {len(runs)} health check results ({summary})."
 
 
+NOTES = [
+    "Opening hours: Monday to Friday, 9 to 17.",
+    "The spare keys are in the blue box behind reception.",
+    "Order more coffee beans before Friday.",
+]
+ORDERS = [("coffee beans", 3), ("paper cups", 200), ("oat milk", 12)]
+
+
+def notes() -> str:
+    """A few notes to edit from two browser tabs, or to PUT with a stale version."""
+    created = sum(Note.objects.get_or_create(text=text)[1] for text in NOTES)
+    return f"Notes: {created} created, {Note.objects.count()} in all."
+
+
+def orders() -> str:
+    created = sum(
+        Order.objects.get_or_create(item=item, defaults={"quantity": quantity})[1]
+        for item, quantity in ORDERS
+    )
+    return f"Orders: {created} created, {Order.objects.count()} in all."
+
+
 # Each step creates or updates one kind of demo data and returns a summary line. The
-# capabilities that bring demo models (notes, orders, ...) append their step here.
-STEPS: list[Callable[[], str]] = [health_history]
+# capabilities that bring demo models append their step here.
+STEPS: list[Callable[[], str]] = [health_history, notes, orders]

@@ -85,6 +85,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication, so that rules can count by user.
     "django_prodkit.ratelimit.RateLimitMiddleware",
+    # After authentication, so that a key belongs to its user (or client IP), and after
+    # the rate limiter, so that a refused request holds no key.
+    "django_prodkit.idempotency.IdempotencyMiddleware",
+    # Answers a stale write to a versioned model (ConflictError) with 409 JSON.
+    "django_prodkit.locking.ConflictMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -175,8 +180,9 @@ if _redis_url:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Rate limits then count per process (prodkit.W034): what a one-process demo wants.
-    SILENCED_SYSTEM_CHECKS = ["prodkit.W034"]
+    # Rate limits then count per process (prodkit.W034) and idempotency keys are locked
+    # per process (prodkit.W061): what a one-process demo wants.
+    SILENCED_SYSTEM_CHECKS = ["prodkit.W034", "prodkit.W061"]
 
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_BROKER_URL = _broker_url or "memory://"

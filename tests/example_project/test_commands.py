@@ -159,3 +159,13 @@ def test_text_logs_show_the_request_id_slot(manage):
         "shell", "-c", "import logging; logging.getLogger('demo').info('hi')"
     )
     assert result.stderr.rstrip().endswith("INFO demo [-] hi")
+
+
+def test_seed_demo_creates_the_demo_notes_and_orders_once(manage):
+    manage("migrate", "--no-input")
+    first = manage("seed_demo").stdout
+    second = manage("seed_demo").stdout
+    assert "Notes: 3 created, 3 in all." in first
+    assert "Orders: 3 created, 3 in all." in first
+    assert "Notes: 0 created, 3 in all." in second
+    assert "Orders: 0 created, 3 in all." in second

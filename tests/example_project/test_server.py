@@ -23,15 +23,23 @@ from tests.example_project.runner import EXAMPLE_DIR, example_env, run
 HEALTH_TOKEN = "example-test-token-" + "x" * 24
 DETAILED_KEYS = {"hostname", "uptime_seconds", "memory_rss_mb", "versions"}
 
+# A thread per request, as production servers have, so that concurrent clients overlap.
 _SERVE = """
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from django.core.wsgi import get_wsgi_application
 
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args):
         pass  # The app logs each request itself.
 
-server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=QuietHandler)
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+server = make_server(
+    "127.0.0.1", 0, get_wsgi_application(),
+    server_class=ThreadingServer, handler_class=QuietHandler,
+)
 print(server.server_port, flush=True)
 server.serve_forever()
 """
