@@ -36,7 +36,7 @@ class VersionedAdminForm(VersionedModelForm):
     reload_url = ""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         instance = self.instance
         posted = cleaned.get(VERSION_FIELD)
         if instance._state.adding or posted is None:
@@ -68,7 +68,7 @@ class VersionedAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_fieldsets(
         self, request: HttpRequest, obj: Any = None
-    ) -> list[tuple[str | None, dict[str, Any]]]:
+    ) -> list[tuple[Any, Any]]:
         fieldsets = list(super().get_fieldsets(request, obj))
         names = {
             name

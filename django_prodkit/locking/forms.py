@@ -31,7 +31,7 @@ class VersionedModelForm(forms.ModelForm):  # type: ignore[type-arg]
             )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         version = cleaned.get(VERSION_FIELD)
         if version is not None and not self.instance._state.adding:
             # The version the form was rendered with, not the one just loaded.

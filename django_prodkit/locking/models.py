@@ -18,6 +18,8 @@ from typing import Any, ClassVar, TypeVar
 from django import forms
 from django.db import models, router, transaction
 from django.db.models import F
+from django.db.models.base import ModelBase
+from django.db.models.options import Options
 from django.db.models.signals import post_save, pre_save
 
 from django_prodkit.exceptions import ConflictError
@@ -105,7 +107,7 @@ class VersionedModel(models.Model):
     def save_base(
         self,
         raw: bool = False,
-        force_insert: bool | tuple[type[models.Model], ...] = False,
+        force_insert: bool | tuple[ModelBase, ...] = False,
         force_update: bool = False,
         using: str | None = None,
         update_fields: Iterable[str] | None = None,
@@ -126,7 +128,7 @@ class VersionedModel(models.Model):
 
     def _save_versioned(self, using: str, update_fields: Iterable[str] | None) -> None:
         origin = type(self)
-        meta = origin._meta.concrete_model._meta
+        meta = self._concrete_meta()
         if meta.parents:
             raise NotImplementedError(
                 f"{origin._meta.label}: a VersionedModel cannot have concrete parent "
@@ -190,7 +192,7 @@ class VersionedModel(models.Model):
         if self._state.adding or self.pk is None:
             return super().delete(using=using, keep_parents=keep_parents)
         expected = self.version
-        manager = type(self)._meta.concrete_model._meta.base_manager.db_manager(using)
+        manager = self._concrete_meta().base_manager.db_manager(using)
         with transaction.atomic(using=using, savepoint=False):
             claimed = manager.filter(pk=self.pk, version=expected).update(
                 version=expected + 1
@@ -200,8 +202,12 @@ class VersionedModel(models.Model):
         # Raised outside the atomic block, so a caller's own transaction stays usable.
         raise self._conflict(using, expected)
 
+    def _concrete_meta(self) -> Options[Any]:
+        # A proxy's rows live in its concrete model's table.
+        return (type(self)._meta.concrete_model or type(self))._meta
+
     def _conflict(self, using: str, expected: int) -> ConflictError:
-        manager = type(self)._meta.concrete_model._meta.base_manager.db_manager(using)
+        manager = self._concrete_meta().base_manager.db_manager(using)
         current = (
             manager.filter(pk=self.pk).values_list(VERSION_FIELD, flat=True).first()
         )

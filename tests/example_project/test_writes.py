@@ -72,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _new_note(server: Server, text: str) -> dict[str, Any]:
     status, headers, body = send(server, "POST", "/demo/notes/", {"text": text})
     assert status == 201
-    note = json.loads(body)
+    note: dict[str, Any] = json.loads(body)
     assert headers["ETag"] == '"1"'
     assert headers["Location"] == f"/demo/notes/{note['id']}/"
     return note

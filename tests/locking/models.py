@@ -8,6 +8,9 @@ from django_prodkit.locking import VersionedModel
 class Folder(models.Model):
     name = models.CharField(max_length=50)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Note(VersionedModel):
     text = models.CharField(max_length=200)
@@ -27,3 +30,6 @@ class NoteProxy(Note):
 class Comment(models.Model):
     note = models.ForeignKey(Note, on_delete=models.CASCADE)
     text = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.text

@@ -24,10 +24,10 @@ def test_the_test_project_passes() -> None:
 
 @isolate_apps("tests.locking")
 def test_multi_table_inheritance_is_an_error() -> None:
-    class Parent(models.Model):
+    class Parent(models.Model):  # noqa: DJ008
         name = models.CharField(max_length=10)
 
-    class Child(Parent, VersionedModel):
+    class Child(Parent, VersionedModel):  # noqa: DJ008
         pass
 
     assert "prodkit.E050" in _ids(_model(Child))
@@ -36,7 +36,7 @@ def test_multi_table_inheritance_is_an_error() -> None:
 @isolate_apps("tests.locking")
 def test_a_manager_that_does_not_bump_versions_is_a_warning() -> None:
     class Plain(VersionedModel):
-        objects = models.Manager()
+        objects = models.Manager()  # type: ignore[assignment]
 
     assert _ids(_model(Plain)) == ["prodkit.W051"]
 
@@ -78,7 +78,7 @@ def test_an_admin_without_the_mixin_is_a_warning() -> None:
         pass
 
     class WrongForm(VersionedAdminMixin):
-        form = forms.ModelForm
+        form = forms.ModelForm  # type: ignore[assignment]
 
     try:
         site.register(Note, Bare)

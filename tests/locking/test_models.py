@@ -35,7 +35,8 @@ def test_a_save_is_one_conditional_update_that_bumps_the_version() -> None:
     [sql] = _writes(queries)
     assert sql.startswith("UPDATE")
     where = sql.split("WHERE", 1)[1]
-    assert '"version"' in where and '"id"' in where
+    assert '"version"' in where
+    assert '"id"' in where
     assert note.version == 2
     assert Note.objects.values_list("text", "version").get(pk=note.pk) == ("b", 2)
 
@@ -46,9 +47,11 @@ def test_a_stale_save_raises_conflict_and_writes_nothing() -> None:
     theirs.text = "theirs"
     theirs.save()
     mine.text = "mine"
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(ConflictError) as raised:
-            mine.save()
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(ConflictError) as raised,
+    ):
+        mine.save()
     # The UPDATE that matched nothing, then one read to tell "stale" from "deleted".
     assert len(queries.captured_queries) == 2
     error = raised.value

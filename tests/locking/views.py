@@ -44,7 +44,7 @@ def strict_note(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(_body(instance))
 
 
-@api_view(["PUT"])
+@api_view(["PUT"])  # type: ignore[untyped-decorator]
 def drf_note(request: Request, pk: int) -> Response:
     instance = get_object_or_404(Note, pk=pk)
     instance.version = request.data["version"]
