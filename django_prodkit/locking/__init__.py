@@ -27,6 +27,7 @@ from django_prodkit.locking.models import (
     VersionField,
     unversioned_updates,
 )
+from django_prodkit.locking.retry import atomic_retry
 
 __all__ = [
     "ConflictError",
@@ -38,6 +39,7 @@ __all__ = [
     "VersionedModel",
     "VersionedModelForm",
     "VersionedQuerySet",
+    "atomic_retry",
     "check_if_match",
     "etag",
     "if_match_required",

@@ -161,14 +161,13 @@ class _Run:
         else:
             return False
         elapsed = time.monotonic() - self.started
-        delay = 0.0
+        delay, retry = 0.0, False
         outcome = f"giving up after {elapsed:.3f} s: no attempts left"
         if attempt.number < self.attempts:
             delay = backoff_delay(attempt.number, self.base_delay, self.max_delay)
-            if elapsed + delay <= self.budget:
-                attempt.outcome, attempt.delay = "retry", delay
-                outcome = f"retrying in {delay:.3f} s"
-            else:
+            retry = elapsed + delay <= self.budget
+            outcome = f"retrying in {delay:.3f} s"
+            if not retry:
                 outcome = f"giving up after {elapsed:.3f} s: the {self.budget:g} s budget is spent"
         logger.warning(
             "atomic_retry: %s failed on attempt %d/%d with %s (%s); %s",
@@ -185,15 +184,16 @@ class _Run:
                 "sqlstate": None if reason == "ConflictError" else reason,
                 "error": type(error).__name__,
                 "elapsed": round(elapsed, 6),
-                "delay": round(delay, 6) if attempt.outcome == "retry" else None,
+                "delay": round(delay, 6) if retry else None,
             },
         )
-        if attempt.outcome == "failed":
+        if not retry:
             rollup.add("locking.retries_exhausted")
             return False
         rollup.add("locking.retries")
         if self.policy.on_retry is not None:
             self.policy.on_retry(attempt.number, error, delay)
+        attempt.outcome, attempt.delay = "retry", delay
         return True
 
 
@@ -327,7 +327,7 @@ class AtomicRetry:
             try:
                 yield attempt
             except GeneratorExit:
-                if False:
+                if attempt.outcome == "retry":
                     logger.error(
                         "atomic_retry: %s left the loop after attempt %d failed with %s "
                         "and was rolled back, so nothing of it was committed; leave "
