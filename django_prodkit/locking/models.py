@@ -1,8 +1,9 @@
 """Optimistic locking: ``VersionedModel`` saves with one conditional UPDATE.
 
 A save of a row read from the database runs
-``UPDATE ... SET ..., version = N + 1 WHERE pk = %s AND version = N`` through the public
-``QuerySet.update()`` and reads its row count. One row: the save won. Zero rows: someone
+``UPDATE ... SET ..., version = N + 1 WHERE pk = %s AND version = N`` (SQL built once per
+table and column set, or ``QuerySet.update()`` when a value needs the ORM; see
+``statements``) and reads its row count. One row: the save won. Zero rows: someone
 else changed or deleted the row since it was read; a second query tells which, and
 ``ConflictError`` says so. Nothing here overrides a private ORM method, so the same code
 runs on Django 5.2 and 6.x.
@@ -23,6 +24,7 @@ from django.db.models.options import Options
 from django.db.models.signals import post_save, pre_save
 
 from django_prodkit.exceptions import ConflictError
+from django_prodkit.locking.statements import update_row
 
 __all__ = [
     "VERSION_FIELD",
@@ -148,8 +150,8 @@ class VersionedModel(models.Model):
             using=using,
             update_fields=update_fields,
         )
-        values = {
-            field.attname: field.pre_save(self, False)
+        fields = [
+            field
             for field in meta.local_concrete_fields
             if field not in meta.pk_fields
             and not field.generated
@@ -159,13 +161,20 @@ class VersionedModel(models.Model):
                 or field.name in update_fields
                 or field.attname in update_fields
             )
-        }
+        ]
+        values = [field.pre_save(self, False) for field in fields]
         expected = self.version
-        rows = (
-            meta.base_manager.db_manager(using)
-            .filter(pk=self.pk, version=expected)
-            .update(**values, version=expected + 1)
-        )
+        version = meta.get_field(VERSION_FIELD)
+        rows = update_row(meta, using, fields, values, self.pk, version, expected)
+        if rows is None:
+            rows = (
+                meta.base_manager.db_manager(using)
+                .filter(pk=self.pk, version=expected)
+                .update(
+                    **{f.attname: v for f, v in zip(fields, values, strict=True)},
+                    version=expected + 1,
+                )
+            )
         if not rows:
             raise self._conflict(using, expected)
         self.version = expected + 1

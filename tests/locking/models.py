@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
 from django.db import models
 
 from django_prodkit.locking import VersionedModel
@@ -16,6 +19,9 @@ class Note(VersionedModel):
     text = models.CharField(max_length=200)
     views = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    data = models.JSONField(default=dict)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    ref = models.UUIDField(default=uuid.uuid4)
     folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL)
 
     def __str__(self) -> str:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 
@@ -116,6 +119,43 @@ def test_auto_now_fields_and_foreign_keys_are_saved() -> None:
     stored = Note.objects.get(pk=note.pk)
     assert stored.folder_id == folder.pk
     assert stored.updated_at > before
+
+
+def test_values_of_every_kind_are_written_as_a_plain_save_writes_them() -> None:
+    folder = Folder.objects.create(name="f")
+    note = Note.objects.create(text="a")
+    ref = uuid.uuid4()
+    note.data = {"tags": ["x", "y"], "n": 1}
+    note.price = Decimal("12.50")
+    note.ref = ref
+    note.folder = folder
+    note.save()
+    stored = Note.objects.get(pk=note.pk)
+    assert (stored.data, stored.price, stored.ref, stored.folder_id) == (
+        {"tags": ["x", "y"], "n": 1},
+        Decimal("12.50"),
+        ref,
+        folder.pk,
+    )
+    note.folder = None
+    note.save()
+    assert Note.objects.get(pk=note.pk).folder_id is None
+
+
+def test_an_expression_value_is_saved_through_the_orm_with_the_check() -> None:
+    note = Note.objects.create(text="a", views=5)
+    stale = Note.objects.get(pk=note.pk)
+    note.views = F("views") + 1
+    with CaptureQueriesContext(connection) as queries:
+        note.save()
+    [sql] = _writes(queries)
+    assert '"views" + ' in sql
+    assert '"version"' in sql.split("WHERE", 1)[1]
+    assert Note.objects.values_list("views", "version").get(pk=note.pk) == (6, 2)
+    stale.views = F("views") + 1
+    with pytest.raises(ConflictError):
+        stale.save()
+    assert Note.objects.get(pk=note.pk).views == 6
 
 
 def test_signals_are_sent_once_with_created_false() -> None:
