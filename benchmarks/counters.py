@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["counting", "redacted"]
+__all__ = ["Database", "counting", "database_from_env", "redacted"]
 
 
 def redacted(url: str) -> str:
@@ -18,6 +19,47 @@ def redacted(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+class Database(NamedTuple):
+    """The ``default`` database of a benchmark that uses one."""
+
+    settings: dict[str, object]
+    label: str  # printed with the results
+    postgres_url: str | None  # the DATABASE_URL when it is PostgreSQL, else None
+
+
+def database_from_env(benchmark: str, conn_max_age: int) -> Database:
+    """PostgreSQL when ``DATABASE_URL`` (a ``postgres://`` URL) is set, else SQLite in memory."""
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        return Database(
+            {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": ":memory:",
+                "CONN_MAX_AGE": conn_max_age,
+            },
+            "SQLite :memory: (set DATABASE_URL for PostgreSQL)",
+            None,
+        )
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SystemExit(
+            f"{benchmark} benchmark: DATABASE_URL must be a postgres:// URL, not {parts.scheme}://"
+        )
+    return Database(
+        {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": conn_max_age,
+        },
+        f"PostgreSQL at {redacted(database_url)}, CONN_MAX_AGE={conn_max_age}",
+        database_url,
+    )
 
 
 @contextmanager

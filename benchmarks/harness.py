@@ -3,7 +3,8 @@
 Every case gets its own ``WSGIHandler``, built while the case's ``MIDDLEWARE`` (and other
 settings) are in force, because a handler loads its middleware once, at construction. The
 cases are then visited in turn, ``visit`` requests at a time, so that all of them share the
-machine's fast and slow phases; each request is timed on its own.
+machine's fast and slow phases; each request is timed on its own. A case may instead time
+an ``operation`` (a model save, say), with the same visits, rounds and statistics.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.handlers.wsgi import WSGIHandler
 from django.test.utils import override_settings
@@ -31,6 +32,7 @@ class Response(NamedTuple):
 
 
 Send = Callable[[], Response]
+Operation = Callable[[], object]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +41,7 @@ class Case:
 
     key: str
     label: str
-    middleware: Sequence[str]
+    middleware: Sequence[str] = ()
     # In force while the handler is built and during each visit (e.g. PRODKIT, which
     # prodkit reads per request through its cached conf.get()).
     settings: Mapping[str, object] = field(default_factory=dict)
@@ -47,14 +49,18 @@ class Case:
     environ: Mapping[str, str] = field(default_factory=dict)
     # Entered around each visit, outside the timed requests.
     context: Callable[[], AbstractContextManager[None]] | None = None
-    # Called once before and once after timing with a function that sends one request;
-    # raises AssertionError when the case is not what its label says.
-    verify: Callable[[Send], None] | None = None
+    # Called once before and once after timing with a function that sends one request
+    # (or, for an ``operation`` case, with the operation); raises AssertionError when the
+    # case is not what its label says.
+    verify: Callable[[Any], None] | None = None
     # The body every response must have; None when ``verify`` checks it instead.
     body: bytes | None = project.BODY
     # The share of each visit (and so of the round's requests) this case gets: a slow
     # peer visited for fewer requests stays interleaved without dominating the run time.
     share: float = 1.0
+    # Timed instead of a request when set: no handler is built and ``body`` is not
+    # checked; ``verify`` gets the operation.
+    operation: Operation | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
@@ -81,6 +87,9 @@ class Benchmark:
     )  # before django.setup()
     distributions: Sequence[str] = ()  # versions printed in the header
     build: Callable[[], list[Case]]  # called after django.setup()
+    # Requests (or operations) per case per round when --requests is not given, when
+    # lower than run.py's default: for cases that cost several requests each.
+    requests: int | None = None
     # Called after timing with the cases and their per-round statistics; returns text
     # printed after the benchmark's table and data added to its --json entry.
     extra: (
@@ -98,7 +107,7 @@ class Benchmark:
 @dataclass
 class _Prepared:
     case: Case
-    handler: WSGIHandler
+    handler: WSGIHandler | None  # None for an operation case
     environ: dict[str, object]
 
 
@@ -137,6 +146,8 @@ def _start_response(
 
 
 def _prepare(case: Case) -> _Prepared:
+    if case.operation is not None:
+        return _Prepared(case, None, {})
     with override_settings(MIDDLEWARE=list(case.middleware), **case.settings):
         handler = WSGIHandler()
     return _Prepared(case, handler, base_environ(case.environ))
@@ -163,6 +174,7 @@ def _send(prepared: _Prepared) -> Response:
         return _discard
 
     environ = dict(prepared.environ, **{"wsgi.input": io.BytesIO()})
+    assert prepared.handler is not None
     response = prepared.handler(environ, start_response)
     try:
         body = b"".join(response)
@@ -174,6 +186,10 @@ def _send(prepared: _Prepared) -> Response:
 
 def _verify(prepared: _Prepared) -> None:
     with _visiting(prepared):
+        if prepared.case.operation is not None:
+            if prepared.case.verify is not None:
+                prepared.case.verify(prepared.case.operation)
+            return
         response = _send(prepared)
         where = f"case ({prepared.case.key})"
         assert response.status.startswith("200"), f"{where}: {response.status}"
@@ -183,8 +199,20 @@ def _verify(prepared: _Prepared) -> None:
             prepared.case.verify(lambda: _send(prepared))
 
 
+def _time_operation(operation: Operation, count: int, samples: list[int]) -> None:
+    clock = time.perf_counter_ns
+    for _ in range(count):
+        started = clock()
+        operation()
+        samples.append(clock() - started)
+
+
 def _time_visit(prepared: _Prepared, count: int, samples: list[int]) -> None:
+    if prepared.case.operation is not None:
+        _time_operation(prepared.case.operation, count, samples)
+        return
     handler, base = prepared.handler, prepared.environ
+    assert handler is not None
     clock = time.perf_counter_ns
     for _ in range(count):
         # A fresh environ each time, built outside the timed part: WSGIRequest writes to it.

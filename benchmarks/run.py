@@ -26,6 +26,7 @@ BENCHMARKS = {
     "health": "benchmarks.cases.health",
     "ratelimit": "benchmarks.cases.ratelimit",
     "security": "benchmarks.cases.security",
+    "locking": "benchmarks.cases.locking",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}
@@ -167,12 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         name: {"skipped": reason} for name, reason in skipped.items()
     }
     for spec in specs:
+        requests = options["requests"]
+        if args.requests is None and spec.requests is not None:
+            requests = min(requests, spec.requests)
         cases = spec.build()
         stats = harness.run(
             spec,
             cases,
             rounds=options["rounds"],
-            requests=options["requests"],
+            requests=requests,
             visit=args.visit,
             gc_on=not args.no_gc,
             progress=_progress,
@@ -183,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": spec.baseline,
             "cases": report.as_json(rows),
         }
+        if requests != options["requests"]:
+            entry["requests"] = requests
         extra_text, extra_data = (
             spec.extra(cases, stats) if spec.extra is not None else ("", {})
         )
@@ -191,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         results[spec.name] = entry
         if not args.json:
             print(f"\n## {spec.name}: {spec.title}\n")
+            if requests != options["requests"]:
+                print(f"{requests:,} per case per round, this benchmark's default\n")
             print(report.table(rows, spec.baseline))
             if extra_text:
                 print(f"\n{extra_text}")

@@ -29,10 +29,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
-from benchmarks.counters import counting, redacted
+from benchmarks.counters import counting, database_from_env, redacted
 from benchmarks.harness import Benchmark, Case, RoundStats, Send
 from benchmarks.report import markdown, signed
 
@@ -80,34 +79,7 @@ class Services:
 
 
 def _find_services() -> Services:
-    database_url = os.environ.get("DATABASE_URL")
-    if database_url:
-        parts = urlsplit(database_url)
-        if parts.scheme not in ("postgres", "postgresql"):
-            raise SystemExit(
-                f"health benchmark: DATABASE_URL must be a postgres:// URL, not {parts.scheme}://"
-            )
-        database: dict[str, object] = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": CONN_MAX_AGE,
-        }
-        database_label = (
-            f"PostgreSQL at {redacted(database_url)}, CONN_MAX_AGE={CONN_MAX_AGE}"
-        )
-        postgres_url: str | None = database_url
-    else:
-        database = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": ":memory:",
-            "CONN_MAX_AGE": CONN_MAX_AGE,
-        }
-        database_label = "SQLite :memory: (set DATABASE_URL for PostgreSQL)"
-        postgres_url = None
+    database = database_from_env("health", CONN_MAX_AGE)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     try:
         if importlib.util.find_spec("django_redis") is None:
@@ -134,9 +106,9 @@ def _find_services() -> Services:
         cache_label = f"django-redis at {redacted(redis_url)}"
         found_redis = redis_url
     return Services(
-        databases={"default": database},
-        database_label=database_label,
-        postgres_url=postgres_url,
+        databases={"default": database.settings},
+        database_label=database.label,
+        postgres_url=database.postgres_url,
         caches={"default": cache},
         cache_label=cache_label,
         redis_url=found_redis,
