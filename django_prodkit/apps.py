@@ -14,6 +14,7 @@ class ProdkitConfig(AppConfig):
     def ready(self) -> None:
         from django_prodkit.checks.settings import check_settings
         from django_prodkit.health.checks import check_health
+        from django_prodkit.idempotency.checks import check_idempotency
         from django_prodkit.locking.checks import check_locking
         from django_prodkit.logs.checks import check_middleware
         from django_prodkit.ratelimit.checks import MIDDLEWARE_PATHS, check_ratelimit
@@ -28,6 +29,7 @@ class ProdkitConfig(AppConfig):
         checks.register(check_middleware, "prodkit")
         checks.register(check_health, "prodkit")
         checks.register(check_ratelimit, "prodkit")
+        checks.register(check_idempotency, "prodkit")
         checks.register(check_locking, "prodkit", checks.Tags.models)
         checks.register(check_security, "prodkit", checks.Tags.security)
         for deploy_check in (

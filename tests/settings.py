@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_prodkit",
     "tests.locking",
+    "tests.idempotency",
 ]
 
 MIDDLEWARE = [
