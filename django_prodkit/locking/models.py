@@ -165,6 +165,7 @@ class VersionedModel(models.Model):
         values = [field.pre_save(self, False) for field in fields]
         expected = self.version
         version = meta.get_field(VERSION_FIELD)
+        assert isinstance(version, models.Field)
         rows = update_row(meta, using, fields, values, self.pk, version, expected)
         if rows is None:
             rows = (
