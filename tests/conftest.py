@@ -7,6 +7,8 @@ import pytest
 
 from django_prodkit.logs import RequestIDFilter
 
+pytest_plugins = ["tests.redis_fixtures"]
+
 
 class ListHandler(logging.Handler):
     def __init__(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,8 +12,6 @@ from django.test import AsyncClient, Client
 
 from django_prodkit.breaker import breakers
 from tests.idempotency import views
-from tests.ratelimit.servers import RedisServer, redis_url, require_redis_server
-from tests.services import probe, redact
 
 DB = 13  # The shared Redis's database for these tests.
 MIDDLEWARE = "django_prodkit.idempotency.IdempotencyMiddleware"
@@ -45,45 +42,8 @@ def with_middleware(middleware: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def key_prefix() -> str:
-    """The cache ``KEY_PREFIX`` of this test: no key is shared with another test or run."""
-    return f"prodkit-test-{uuid.uuid4().hex[:12]}"
-
-
-def need_redis() -> None:
-    pytest.importorskip("django_redis")
-    if problem := probe("redis"):
-        pytest.skip(f"needs redis at {redact(redis_url(DB))}: {problem}")
-
-
-@pytest.fixture
-def redis_db(key_prefix: str) -> Iterator[str]:
-    """The URL of database ``DB`` on the run's Redis; the test's keys go afterwards."""
-    need_redis()
-    import redis
-
-    url = redis_url(DB)
-    client = redis.Redis.from_url(url)
-    try:
-        yield url
-    finally:
-        keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    """A ``redis-server`` of this test's own, running; ``.stop()`` it at will."""
-    pytest.importorskip("django_redis")
-    require_redis_server()
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def redis_db_number() -> int:
+    return DB
 
 
 def redis_cache(location: str, key_prefix: str, timeout: float = 0.5) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db.models.signals import pre_save
 from django.test import Client
 
 from tests.locking.models import Note
@@ -65,18 +64,10 @@ def test_a_post_without_the_version_is_refused(staff: Client) -> None:
     assert Note.objects.get(pk=note.pk).text == "a"
 
 
+@pytest.mark.usefixtures("someone_saves_first")
 def test_a_save_racing_past_the_form_check_is_refused_too(staff: Client) -> None:
     note = Note.objects.create(text="a")
-
-    def someone_else_saves(sender: Any, instance: Note, **kwargs: Any) -> None:
-        if instance.text == "mine":
-            Note.objects.filter(pk=instance.pk).update(text="theirs")
-
-    pre_save.connect(someone_else_saves, sender=Note)
-    try:
-        response = _post(staff, note, 1, "mine")
-    finally:
-        pre_save.disconnect(someone_else_saves, sender=Note)
+    response = _post(staff, note, 1, "mine")
     assert response.status_code == 302
     assert response["Location"] == _url(note)
     [message] = list(get_messages(response.wsgi_request))

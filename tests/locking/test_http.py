@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db.models.signals import pre_save
 from django.test import AsyncClient, Client
 
 from tests.locking.models import Note
@@ -85,18 +84,10 @@ def test_if_match_naming_another_version_answers_412(
     assert Note.objects.get(pk=note.pk).text == "b"
 
 
+@pytest.mark.usefixtures("someone_saves_first")
 def test_a_write_racing_past_if_match_is_also_412(client: Client) -> None:
     note = Note.objects.create(text="a")
-
-    def someone_else_saves(sender: Any, instance: Note, **kwargs: Any) -> None:
-        if instance.text == "mine":
-            Note.objects.filter(pk=instance.pk).update(text="theirs")
-
-    pre_save.connect(someone_else_saves, sender=Note)
-    try:
-        response = _put(client, f"/notes/{note.pk}/", {"text": "mine"}, If_Match='"1"')
-    finally:
-        pre_save.disconnect(someone_else_saves, sender=Note)
+    response = _put(client, f"/notes/{note.pk}/", {"text": "mine"}, If_Match='"1"')
     assert response.status_code == 412
     assert response.json()["current_version"] == 2
     assert Note.objects.get(pk=note.pk).text == "theirs"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,12 +13,8 @@ from django_prodkit.health.registry import registry
 from django_prodkit.health.runner import runner
 from tests.health.helpers import ONLY_CUSTOM
 from tests.ratelimit.servers import (
-    RedisServer,
-    redis_url,
-    require_redis_server,
     with_limiter,
 )
-from tests.services import probe, redact
 
 # The shared server's database for these tests (the unit tests use 11).
 DB = 12
@@ -46,47 +41,9 @@ def _fresh_state() -> Iterator[None]:
         health.unregister("ratelimit")
 
 
-def need_redis() -> None:
-    pytest.importorskip("django_redis")
-    if problem := probe("redis"):
-        pytest.skip(f"needs redis at {redact(redis_url(DB))}: {problem}")
-
-
 @pytest.fixture
-def key_prefix() -> str:
-    """The cache ``KEY_PREFIX`` of this test: no count is shared with another test, nor
-    with another run of the suite against the same Redis at the same time."""
-    return f"prodkit-test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def redis_db(key_prefix: str) -> Iterator[str]:
-    """The URL of database ``DB`` on the run's Redis; the test's keys go afterwards."""
-    need_redis()
-    import redis
-
-    url = redis_url(DB)
-    client = redis.Redis.from_url(url)
-    try:
-        yield url
-    finally:
-        keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    """A ``redis-server`` of this test's own, running; ``.stop()``/``.start()`` at will."""
-    pytest.importorskip("django_redis")
-    require_redis_server()
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def redis_db_number() -> int:
+    return DB
 
 
 Configure = Callable[..., dict[str, Any]]
