@@ -8,7 +8,13 @@ from typing import Any
 import django
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
@@ -215,18 +221,33 @@ def test_update_bumps_versions_so_a_stale_instance_conflicts() -> None:
 def test_unversioned_updates_hold_only_in_their_own_context() -> None:
     note = Note.objects.create(text="a")
     other_thread: list[int] = []
+    main = connections[DEFAULT_DB_ALIAS]
+    # An in-memory SQLite database lives in its connection: lend it to the thread, as
+    # Django's live server does. PostgreSQL gives the thread a connection of its own.
+    shared = main.vendor == "sqlite"
 
     def bump_elsewhere() -> None:
-        # A concurrent thread's update keeps bumping while this one is unversioned.
-        other_thread.append(Note.objects.filter(pk=note.pk).update(views=1))
-        connection.close()
+        if shared:
+            connections[DEFAULT_DB_ALIAS] = main
+        try:
+            # A concurrent thread's update keeps bumping while this one is unversioned.
+            other_thread.append(Note.objects.filter(pk=note.pk).update(views=1))
+        finally:
+            if not shared:
+                connection.close()
 
     with unversioned_updates():
         Note.objects.filter(pk=note.pk).update(views=2)
         assert Note.objects.get(pk=note.pk).version == 1
-        thread = threading.Thread(target=bump_elsewhere)
-        thread.start()
-        thread.join()
+        if shared:
+            main.inc_thread_sharing()
+        try:
+            thread = threading.Thread(target=bump_elsewhere)
+            thread.start()
+            thread.join()
+        finally:
+            if shared:
+                main.dec_thread_sharing()
     assert other_thread == [1]
     assert Note.objects.get(pk=note.pk).version == 2
     Note.objects.filter(pk=note.pk).update(views=3)
