@@ -2,59 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.db import connections
-from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from tests.idempotency import views
 from tests.idempotency.models import Order
-from tests.ratelimit.servers import QuietHandler, Response, Server
+from tests.ratelimit.servers import Response, serve
 
 REPLAYED = "idempotent-replayed"
 CLIENTS = 10
-
-
-@contextlib.contextmanager
-def serve() -> Iterator[str]:
-    """A threaded WSGI server in this process, with the MIDDLEWARE in force now.
-
-    An in-memory SQLite database lives as long as a connection to it: the server's
-    threads share this thread's, as Django's LiveServerTestCase does, rather than open
-    their own, which Django never closes.
-    """
-    shared = {
-        connection.alias: connection
-        for connection in connections.all()
-        if isinstance(connection, SQLiteWrapper) and connection.is_in_memory_db()
-    }
-    for connection in shared.values():
-        connection.inc_thread_sharing()
-    server = Server(
-        ("127.0.0.1", 0),
-        QuietHandler,
-        allow_reuse_address=True,
-        connections_override=shared,
-    )
-    server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-        for connection in shared.values():
-            connection.dec_thread_sharing()
 
 
 def post(url: str, body: bytes, key: str) -> Response:
@@ -86,7 +47,7 @@ def test_ten_concurrent_identical_posts_create_one_row(configure, store_cache):
         start.wait(10)
         return post(url + "/slow-orders/", body, "order-42")
 
-    with serve() as url, ThreadPoolExecutor(CLIENTS) as pool:
+    with serve(share_memory_db=True) as url, ThreadPoolExecutor(CLIENTS) as pool:
         answers = list(pool.map(client, range(CLIENTS)))
         replay = post(url + "/slow-orders/", body, "order-42")
 

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -172,18 +173,43 @@ class Server(ThreadedWSGIServer):
         pass  # A client that went away is not the test's business.
 
 
-def make_server(port: int = 0) -> Server:
+def make_server(
+    port: int = 0, connections_override: Mapping[str, Any] | None = None
+) -> Server:
     from django.core.handlers.wsgi import WSGIHandler
 
-    server = Server(("127.0.0.1", port), QuietHandler, allow_reuse_address=True)
+    server = Server(
+        ("127.0.0.1", port),
+        QuietHandler,
+        allow_reuse_address=True,
+        connections_override=connections_override,
+    )
     server.set_app(WSGIHandler())  # Loads MIDDLEWARE as it is now.
     return server
 
 
 @contextlib.contextmanager
-def serve() -> Iterator[str]:
-    """A threaded WSGI server in this process; yields its base URL."""
-    server = make_server()
+def serve(*, share_memory_db: bool = False) -> Iterator[str]:
+    """A threaded WSGI server in this process; yields its base URL.
+
+    With ``share_memory_db``, for views that write to the database: an in-memory SQLite
+    database lives as long as a connection to it, so the server's threads share this
+    thread's, as Django's LiveServerTestCase does, rather than open their own, which
+    Django never closes.
+    """
+    from django.db import connections
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
+
+    shared = {
+        connection.alias: connection
+        for connection in connections.all()
+        if share_memory_db
+        and isinstance(connection, SQLiteWrapper)
+        and connection.is_in_memory_db()
+    }
+    for connection in shared.values():
+        connection.inc_thread_sharing()
+    server = make_server(connections_override=shared)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -192,6 +218,8 @@ def serve() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+        for connection in shared.values():
+            connection.dec_thread_sharing()
 
 
 class Response:
