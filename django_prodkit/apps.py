@@ -13,6 +13,7 @@ class ProdkitConfig(AppConfig):
 
     def ready(self) -> None:
         from django_prodkit.checks.settings import check_settings
+        from django_prodkit.errors.checks import check_errors
         from django_prodkit.health.checks import check_health
         from django_prodkit.idempotency.checks import check_idempotency
         from django_prodkit.locking.checks import check_locking
@@ -30,6 +31,7 @@ class ProdkitConfig(AppConfig):
         checks.register(check_health, "prodkit")
         checks.register(check_ratelimit, "prodkit")
         checks.register(check_idempotency, "prodkit")
+        checks.register(check_errors, "prodkit")
         checks.register(check_locking, "prodkit", checks.Tags.models)
         checks.register(check_security, "prodkit", checks.Tags.security)
         for deploy_check in (
@@ -38,8 +40,32 @@ class ProdkitConfig(AppConfig):
             check_django_security,
         ):
             checks.register(deploy_check, "prodkit", checks.Tags.security, deploy=True)
+        _connect_errors()
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
             from django_prodkit.health import register
             from django_prodkit.ratelimit.health import ratelimit_check
 
             register("ratelimit", ratelimit_check, critical=False)
+
+
+def _connect_errors() -> None:
+    """Connect error capture to Django's and, when installed, Celery's signals."""
+    from django.core.signals import got_request_exception
+
+    from django_prodkit.errors import capture
+
+    got_request_exception.connect(
+        capture.request_failed, dispatch_uid="prodkit.errors.request"
+    )
+    try:
+        from celery import signals as celery_signals
+    except ImportError:
+        return
+    from django_prodkit.errors import flush
+
+    celery_signals.task_failure.connect(
+        capture.task_failed, dispatch_uid="prodkit.errors.task", weak=False
+    )
+    celery_signals.worker_process_shutdown.connect(
+        lambda **kwargs: flush(2.0), dispatch_uid="prodkit.errors.flush", weak=False
+    )

@@ -21,11 +21,13 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from django_prodkit.conf.sections import (
+    AlertSettings,
     BrokerCheckSettings,
     CacheCheckSettings,
     ClientIPSettings,
     DatabaseCheckSettings,
     DiskCheckSettings,
+    ErrorsSettings,
     HealthSettings,
     IdempotencySettings,
     LockingSettings,
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 __all__ = [
+    "AlertSettings",
+    "ErrorsSettings",
     "BrokerCheckSettings",
     "CacheCheckSettings",
     "ClientIPSettings",

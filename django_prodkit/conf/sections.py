@@ -20,6 +20,7 @@ from django_prodkit.conf.validators import (
     not_negative,
     optional_positive,
     optional_prefixes,
+    optional_threshold,
     path_prefixes,
     percent,
     positive,
@@ -278,6 +279,52 @@ class IdempotencySettings:
     fail: Literal["open", "closed"] = "closed"
 
 
+SEVERITIES = ("warning", "error", "critical")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AlertSettings:
+    """``PRODKIT["ERRORS"]["ALERTS"]``: who hears about a new, regressed or busy group."""
+
+    enabled: bool = True
+    on_new: bool = True
+    on_regression: bool = True
+    rate: str | None = validated(None, optional_threshold)
+    cooldown: int = validated(3600, between(1, 30 * 86400))
+    min_severity: Literal["warning", "error", "critical"] = "error"
+    cache: str = "default"
+    mail_admins: bool = False
+    mailer: str | None = None
+    webhook_url: str | None = dataclasses.field(default=None, repr=False)
+    webhook_timeout: float = validated(5.0, positive)
+    celery: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorsSettings:
+    """``PRODKIT["ERRORS"]``: error capture, grouping, storage and alerts."""
+
+    enabled: bool = True
+    capture_requests: bool = True
+    capture_tasks: bool = True
+    client_errors: bool = False
+    ignore: tuple[str, ...] = ()
+    ignore_loggers: tuple[str, ...] = ()
+    scrub_fields: tuple[str, ...] = ()
+    capture_locals: bool = True
+    database: str | None = None
+    flush_seconds: float = validated(5.0, positive)
+    max_pending: int = validated(1000, between(1, 100000))
+    retention_days: int = validated(90, between(1, 3650))
+    alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
+    # Derived once: the configured field names, lower-cased for the scrubber.
+    scrub_keys: tuple[str, ...] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        keys = tuple(name.lower() for name in self.scrub_fields if name)
+        object.__setattr__(self, "scrub_keys", keys)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
@@ -293,3 +340,4 @@ class Settings:
     idempotency: IdempotencySettings = dataclasses.field(
         default_factory=IdempotencySettings
     )
+    errors: ErrorsSettings = dataclasses.field(default_factory=ErrorsSettings)

@@ -96,3 +96,29 @@ def header_styles(value: tuple[str, ...]) -> str | None:
     if unknown:
         return "must be a list of " + ", ".join(repr(s) for s in HEADER_STYLES)
     return None
+
+
+# "N/period": N events within a period of an optional count and a unit, as in "100/10m".
+_THRESHOLD = re.compile(
+    r"(?P<count>[1-9][0-9]*)/(?P<number>[1-9][0-9]*)?(?P<unit>[smhd])"
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_threshold(value: str) -> tuple[int, int]:
+    """``(count, seconds)`` of a threshold such as ``"100/10m"``; ValueError when invalid."""
+    match = _THRESHOLD.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(value)
+    seconds = int(match["number"] or 1) * _UNIT_SECONDS[match["unit"]]
+    return int(match["count"]), seconds
+
+
+def optional_threshold(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_threshold(value)
+    except ValueError:
+        return 'must be a count per period such as "100/h" or "50/10m"'
+    return None
