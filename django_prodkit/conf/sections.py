@@ -316,6 +316,7 @@ class ErrorsSettings:
     flush_seconds: float = validated(5.0, positive)
     max_pending: int = validated(1000, between(1, 100000))
     retention_days: int = validated(90, between(1, 3650))
+    sentry_event_url: str | None = None
     alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
     # Derived once: the configured field names, lower-cased for the scrubber.
     scrub_keys: tuple[str, ...] = dataclasses.field(init=False, repr=False)
