@@ -37,7 +37,7 @@ from django_prodkit.errors.context import (
     short,
 )
 from django_prodkit.errors.fingerprint import culprit, fingerprint, normalise_message
-from django_prodkit.scrub import scrub_text
+from django_prodkit.scrub import scrub_text, scrub_value
 
 __all__ = [
     "Occurrence",
@@ -361,6 +361,7 @@ def _text(exception: BaseException) -> str:
 
 
 def _tail(text: str, limit: int) -> str:
+    text = text.replace("\x00", "\\x00")
     if len(text) <= limit:
         return text
     return "…(truncated)\n" + text[-(limit - 20) :]
@@ -419,8 +420,9 @@ def task_failed(
         "name": str(getattr(sender, "name", "") or ""),
         "id": str(task_id or ""),
         "retries": getattr(request, "retries", None),
-        "args": scrub_text(short(_safe_repr(args))),
-        "kwargs": scrub_text(short(_safe_repr(kwargs))),
+        # scrub_value masks sensitive keys of dicts; the repr is scrubbed as text too.
+        "args": short(scrub_text(_safe_repr(scrub_value(args)))),
+        "kwargs": short(scrub_text(_safe_repr(scrub_value(kwargs)))),
     }
     _guarded(
         _from_exception,

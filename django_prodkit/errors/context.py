@@ -51,6 +51,10 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 10
 
 
 def short(value: str, limit: int = MAX_VALUE) -> str:
+    """``value`` cut to ``limit`` characters, with NUL made visible (PostgreSQL refuses
+    NUL in text and JSON)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 

@@ -24,7 +24,14 @@ import os
 import threading
 import time
 
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    connections,
+    router,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 
@@ -112,7 +119,11 @@ class Writer:
         self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything pending now and wait for it; False if ``timeout`` ran out."""
+        """Write everything pending now and wait for it.
+
+        False when something is still pending afterwards: ``timeout`` ran out, or the
+        database failed and the groups wait for the next round.
+        """
         deadline = time.monotonic() + timeout
         with self._lock:
             if not self._pending and not self._writing:
@@ -125,7 +136,7 @@ class Writer:
                 if left <= 0 or self._thread is None or not self._thread.is_alive():
                     return False
                 self._done.wait(left)
-            return True
+            return not self._pending
 
     def _start(self) -> None:
         # Called with the lock held.
@@ -172,26 +183,52 @@ class Writer:
                     break
                 try:
                     self._store(alias, key, batch[key])
+                except (DataError, IntegrityError) as error:
+                    # This group's data, not the database: log it and go on.
+                    _log_unstored(key, batch[key], f"{type(error).__name__}: {error}")
                 except DatabaseError as error:
                     breaker.failure(error)
-                    if not self._outage:
-                        self._outage = True
-                        logger.error(
-                            "error groups cannot be stored in database %r (%s: %s); "
-                            "they are logged here instead until it is back",
-                            alias,
-                            type(error).__name__,
-                            error,
-                        )
-                    _close(alias)
                     break
-                breaker.success()
-                self._outage = False
+                else:
+                    breaker.success()
+                    self._outage = False
                 del batch[key]
         finally:
-            for key, pending in batch.items():
-                _log_unstored(key, pending, "database unavailable")
             _close(alias)
+        if not batch:
+            return
+        if breaker.state == "closed":
+            # A passing failure (a lock held by a long transaction, a dropped connection):
+            # the groups wait for the next round, merged with what arrives meanwhile.
+            self._put_back(batch)
+            return
+        if not self._outage:
+            self._outage = True
+            logger.error(
+                "error groups cannot be stored in database %r (%s); they are logged "
+                "here instead until it is back",
+                alias,
+                breaker.last_error,
+            )
+        for key, pending in batch.items():
+            _log_unstored(key, pending, "database unavailable")
+
+    def _put_back(self, batch: dict[str, Pending]) -> None:
+        with self._lock:
+            for key, older in batch.items():
+                newer = self._pending.get(key)
+                if newer is None:
+                    self._pending[key] = older
+                    continue
+                newer.count += older.count
+                newer.first_at = older.first_at or newer.first_at
+                newer.latest = newer.latest or older.latest
+                newer.sentry_event_id = newer.sentry_event_id or older.sentry_event_id
+                if SEVERITIES.get(older.severity, -1) > SEVERITIES.get(
+                    newer.severity, -1
+                ):
+                    newer.severity = older.severity
+        self._wake.set()
 
     def _store(self, alias: str, key: str, pending: Pending) -> None:
         for attempt in (1, 2):
