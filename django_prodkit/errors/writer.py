@@ -25,7 +25,6 @@ import threading
 import time
 
 from django.db import (
-    DatabaseError,
     DataError,
     IntegrityError,
     connections,
@@ -80,9 +79,14 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._cycles = 0
         self._writing = False
-        self._outage = False
+        self._outages: set[str] = set()
         self.dropped = 0
         self.writes = 0
+
+    def reset_counters(self) -> None:
+        """Forget the counters and outages seen so far (tests, benchmarks)."""
+        self._outages.clear()
+        self.dropped = self.writes = 0
 
     # Called by capture, on the request's thread.
 
@@ -186,12 +190,12 @@ class Writer:
                 except (DataError, IntegrityError) as error:
                     # This group's data, not the database: log it and go on.
                     _log_unstored(key, batch[key], f"{type(error).__name__}: {error}")
-                except DatabaseError as error:
+                except Exception as error:  # The database, or the way to it, failed.
                     breaker.failure(error)
                     break
                 else:
                     breaker.success()
-                    self._outage = False
+                    self._outages.discard(alias)
                 del batch[key]
         finally:
             _close(alias)
@@ -202,8 +206,8 @@ class Writer:
             # the groups wait for the next round, merged with what arrives meanwhile.
             self._put_back(batch)
             return
-        if not self._outage:
-            self._outage = True
+        if alias not in self._outages:
+            self._outages.add(alias)
             logger.error(
                 "error groups cannot be stored in database %r (%s); they are logged "
                 "here instead until it is back",

@@ -20,7 +20,7 @@ def redis_db_number() -> int:
 def _clean_writer() -> Iterator[None]:
     """Nothing pending from an earlier test, and nothing left for a later one."""
     errors.flush()
-    writer.dropped = writer.writes = 0
+    writer.reset_counters()
     for breaker in breakers().values():
         breaker.reset()
     yield
