@@ -62,7 +62,8 @@ _MIN_SECRET_LENGTH = 6
 
 
 def is_sensitive_key(key: str) -> bool:
-    lowered = key.lower()
+    # Header names spell with hyphens what variables spell with underscores.
+    lowered = key.lower().replace("-", "_")
     return any(part in lowered for part in SENSITIVE_KEYS) or any(
         part in lowered for part in _configured_keys()
     )

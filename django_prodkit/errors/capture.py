@@ -32,7 +32,9 @@ from django.utils.module_loading import import_string
 from django_prodkit import conf, rollup
 from django_prodkit.errors.context import (
     frame_locals,
+    mask,
     request_context,
+    request_secrets,
     request_summary,
     short,
 )
@@ -192,7 +194,8 @@ def _from_exception(
     if getattr(exception, _FINGERPRINT, None) or _ignored(exception, options):
         return None
     exception_type = _type_name(type(exception))
-    message = short(scrub_text(_text(exception)), MESSAGE_LENGTH)
+    secrets = request_secrets(request)
+    message = short(scrub_text(_text(exception), *secrets), MESSAGE_LENGTH)
     module, function, line = culprit(exception.__traceback__)
     where = f"{module}.{function}" if module else ""
     key = fingerprint(exception_type, where, normalise_message(message), template)
@@ -210,8 +213,8 @@ def _from_exception(
         logger=logger_name,
         source=source,
         severity=severity if severity in SEVERITIES else "error",
-        traceback=_tail(scrub_text(text), TRACEBACK_LENGTH),
-        context=details,
+        traceback=_tail(scrub_text(text, *secrets), TRACEBACK_LENGTH),
+        context=mask(details, secrets),  # type: ignore[arg-type]
         summary=request_summary(request),
         at=timezone.now(),
         sentry_event_id=str(getattr(exception, _SENTRY_EVENT, "") or ""),
@@ -235,7 +238,8 @@ def _from_message(
     stack: str,
     context: dict[str, Any] | None,
 ) -> str | None:
-    text = short(scrub_text(message), MESSAGE_LENGTH)
+    secrets = request_secrets(request)
+    text = short(scrub_text(message, *secrets), MESSAGE_LENGTH)
     key = fingerprint(
         "", location, normalise_message(scrub_text(template)), logger_name
     )
@@ -250,8 +254,8 @@ def _from_message(
         logger=logger_name,
         source=source,
         severity=severity if severity in SEVERITIES else "error",
-        traceback=_tail(scrub_text(stack), TRACEBACK_LENGTH),
-        context=details,
+        traceback=_tail(scrub_text(stack, *secrets), TRACEBACK_LENGTH),
+        context=mask(details, secrets),  # type: ignore[arg-type]
         summary=request_summary(request),
         at=timezone.now(),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -106,6 +106,59 @@ def request_context(request: HttpRequest) -> dict[str, Any]:
     return context
 
 
+def request_secrets(request: HttpRequest | None) -> tuple[str, ...]:
+    """The secret values this request carries, to be masked wherever they appear.
+
+    Values of cookies, credentials headers and sensitive-named headers, query and form
+    parameters, and of the form parameters named by ``@sensitive_post_parameters``: a
+    view that copies one into a variable or a message must not leak it that way.
+    """
+    if request is None:
+        return ()
+    found: set[str] = set(request.COOKIES.values())
+    for name, value in _headers(request):
+        if name.lower() in DROPPED_HEADERS or is_sensitive_key(name):
+            found.add(value)
+            found.update(value.split())  # "Bearer <token>": the token alone too.
+    for name, values in request.GET.lists():
+        if is_sensitive_key(name):
+            found.update(values)
+    if "_post" in request.__dict__:
+        hidden = getattr(request, "sensitive_post_parameters", ())
+        for name, values in request.POST.lists():
+            if hidden == "__ALL__" or name in hidden or is_sensitive_key(name):
+                found.update(values)
+    found.update(_sensitive_values(_parsed_json(request)))
+    return tuple(sorted((v for v in found if len(v) >= 4), key=len, reverse=True))
+
+
+def _sensitive_values(data: object, sensitive: bool = False) -> Iterator[str]:
+    if isinstance(data, Mapping):
+        for key, item in data.items():
+            yield from _sensitive_values(item, sensitive or is_sensitive_key(str(key)))
+    elif isinstance(data, list):
+        for item in data:
+            yield from _sensitive_values(item, sensitive)
+    elif sensitive and data is not None and not isinstance(data, bool):
+        yield str(data)
+
+
+def mask(value: object, secrets: tuple[str, ...]) -> object:
+    """``value`` with each of ``secrets`` masked in every string inside it."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: mask(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask(item, secrets) for item in value]
+    return value
+
+
 def _headers(request: HttpRequest) -> Iterable[tuple[str, str]]:
     for key, value in request.META.items():
         if key.startswith("HTTP_"):
@@ -170,17 +223,20 @@ def _form(request: HttpRequest) -> dict[str, Any] | None:
     return scrub_params(post.lists())
 
 
-def _json_body(request: HttpRequest) -> object | None:
+def _parsed_json(request: HttpRequest) -> object | None:
+    """The JSON body the view read, if it read one of at most 64 KiB."""
     body = request.__dict__.get("_body")
-    if not body or len(body) > MAX_BODY:
-        return None
-    if request.content_type not in _JSON_TYPES:
+    if not body or len(body) > MAX_BODY or request.content_type not in _JSON_TYPES:
         return None
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         return None
-    return _limit(scrub_value(data))
+
+
+def _json_body(request: HttpRequest) -> object | None:
+    data = _parsed_json(request)
+    return None if data is None else _limit(scrub_value(data))
 
 
 def _limit(value: object, depth: int = 0) -> object:
@@ -195,6 +251,13 @@ def _limit(value: object, depth: int = 0) -> object:
         }
     if isinstance(value, list):
         return [_limit(item, depth + 1) for item in value[:MAX_ITEMS]]
+    return value
+
+
+def _masked(value: object) -> object:
+    """A mapping or sequence with the values of sensitive keys masked, for its repr."""
+    if isinstance(value, Mapping | list | tuple):
+        return scrub_value(dict(value.items()) if isinstance(value, Mapping) else value)
     return value
 
 
@@ -221,7 +284,7 @@ def frame_locals(
                 variables[str(name)] = MASK
                 continue
             try:
-                text = _repr.repr(value)
+                text = _repr.repr(_masked(value))
             except Exception as error:
                 text = f"<repr failed: {type(error).__name__}>"
             variables[str(name)] = scrub_text(text)
