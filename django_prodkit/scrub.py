@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 
 from django.conf import settings
@@ -82,9 +83,13 @@ def setting_secrets() -> tuple[str, ...]:
     """
     hidden = SafeExceptionReporterFilter.hidden_settings
     found: set[str] = set()
-    for name in dir(settings):
-        if name.isupper():
-            found.update(_secret_values(name, getattr(settings, name, None), hidden))
+    with warnings.catch_warnings():
+        # Reading a deprecated setting (EMAIL_BACKEND on Django 6.1) warns.
+        warnings.simplefilter("ignore")
+        for name in dir(settings):
+            if name.isupper():
+                value = getattr(settings, name, None)
+                found.update(_secret_values(name, value, hidden))
     return tuple(sorted(found, key=len, reverse=True))
 
 
