@@ -52,10 +52,13 @@ def _connect_errors() -> None:
     """Connect error capture to Django's and, when installed, Celery's signals."""
     from django.core.signals import got_request_exception
 
-    from django_prodkit.errors import capture
+    from django_prodkit.errors import alerts, capture, group_recorded
 
     got_request_exception.connect(
         capture.request_failed, dispatch_uid="prodkit.errors.request"
+    )
+    group_recorded.connect(
+        alerts.on_group_recorded, dispatch_uid="prodkit.errors.alerts", weak=False
     )
     try:
         from celery import signals as celery_signals

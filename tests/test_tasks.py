@@ -45,3 +45,25 @@ def test_record_health_task_includes_the_database_check(settings):
 
     run = HealthCheckRun.objects.get()
     assert (run.name, run.status, run.critical) == ("database:default", "ok", True)
+
+
+@pytest.mark.django_db
+def test_prune_errors_task_removes_old_resolved_groups(settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from django_prodkit.errors.models import ErrorGroup
+    from django_prodkit.tasks import prune_errors
+
+    settings.PRODKIT = {"ERRORS": {"RETENTION_DAYS": 30}}
+    old = timezone.now() - datetime.timedelta(days=31)
+    ErrorGroup.objects.create(
+        fingerprint="a" * 64, source="log", status="resolved", last_seen=old
+    )
+    ErrorGroup.objects.create(
+        fingerprint="b" * 64, source="log", status="unresolved", last_seen=old
+    )
+
+    assert prune_errors.apply().get() == 1
+    assert list(ErrorGroup.objects.values_list("status", flat=True)) == ["unresolved"]

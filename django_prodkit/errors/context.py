@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.datastructures import MultiValueDict
 from django.utils.functional import SimpleLazyObject, empty
 from django.views.debug import (
     SafeExceptionReporterFilter,
@@ -77,7 +78,7 @@ def request_summary(request: HttpRequest | None) -> dict[str, str]:
 def _user_id(request: HttpRequest) -> str:
     user = request.__dict__.get("user")
     if isinstance(user, SimpleLazyObject):
-        user = user._wrapped  # type: ignore[attr-defined]
+        user = user._wrapped
         if user is empty:  # Not loaded by the view: loading it would query.
             return ""
     pk = getattr(user, "pk", None)
@@ -212,7 +213,7 @@ def _active_filter(
 def reporter_filter(request: HttpRequest | None) -> SafeExceptionReporterFilter:
     """The project's exception reporter filter, made to filter under DEBUG too."""
     configured = get_exception_reporter_filter(request)
-    return _active_filter(type(configured))()
+    return _active_filter(type(configured))()  # type: ignore[arg-type]  # hashable
 
 
 def _form(request: HttpRequest) -> dict[str, Any] | None:
@@ -220,7 +221,9 @@ def _form(request: HttpRequest) -> dict[str, Any] | None:
         return None
     # Honours @sensitive_post_parameters, then prodkit's own list of names.
     post = reporter_filter(request).get_post_parameters(request)
-    return scrub_params(post.lists())
+    if isinstance(post, MultiValueDict):
+        return scrub_params(post.lists())
+    return scrub_params(post.items())
 
 
 def _parsed_json(request: HttpRequest) -> object | None:
@@ -229,9 +232,10 @@ def _parsed_json(request: HttpRequest) -> object | None:
     if not body or len(body) > MAX_BODY or request.content_type not in _JSON_TYPES:
         return None
     try:
-        return json.loads(body)
+        data: object = json.loads(body)
     except (ValueError, RecursionError):
         return None
+    return data
 
 
 def _json_body(request: HttpRequest) -> object | None:
@@ -276,10 +280,10 @@ def frame_locals(
         code = frame.f_code
         variables: dict[str, str] = {}
         try:
-            pairs = reporter.get_traceback_frame_variables(request, frame)
+            pairs = list(reporter.get_traceback_frame_variables(request, frame))
         except Exception:
             pairs = []
-        for name, value in list(pairs)[:MAX_ITEMS]:
+        for name, value in pairs[:MAX_ITEMS]:
             if is_sensitive_key(str(name)):
                 variables[str(name)] = MASK
                 continue

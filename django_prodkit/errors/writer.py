@@ -289,7 +289,7 @@ def _upsert(
     if pending.count:
         # Added in SQL: where the row lock is a no-op (SQLite), two processes writing at
         # once still lose no increment.
-        group.count = F("count") + pending.count  # type: ignore[assignment]
+        group.count = F("count") + pending.count
     group.save(using=alias)
     if pending.count:
         group.refresh_from_db(using=alias, fields=["count"])

@@ -14,6 +14,7 @@ from tests.services import BROKER_URL
 
 celery = pytest.importorskip("celery")
 
+from celery import Task  # noqa: E402
 from celery.contrib.testing.worker import start_worker  # noqa: E402
 from celery.signals import task_retry  # noqa: E402
 
@@ -35,20 +36,20 @@ attempts: dict[str, int] = {}
     autoretry_for=(ValueError,),
     max_retries=2,
     default_retry_delay=0,
-)
-def always_fails(self: celery.Task, order_id: int, card: str) -> None:
+)  # type: ignore[untyped-decorator]
+def always_fails(self: Task, order_id: int, card: str) -> None:
     raise ValueError(f"order {order_id} could not be charged")
 
 
-@app.task(bind=True, name="tests.errors.fails_then_works", max_retries=3)
-def fails_then_works(self: celery.Task, key: str) -> str:
+@app.task(bind=True, name="tests.errors.fails_then_works", max_retries=3)  # type: ignore[untyped-decorator]
+def fails_then_works(self: Task, key: str) -> str:
     attempts[key] = attempts.get(key, 0) + 1
     if attempts[key] < 3:
         raise self.retry(exc=ConnectionError("gateway busy"), countdown=0)
     return "done"
 
 
-@app.task(name="tests.errors.fails_at_once")
+@app.task(name="tests.errors.fails_at_once")  # type: ignore[untyped-decorator]
 def fails_at_once() -> None:
     raise KeyError("no retry policy")
 
