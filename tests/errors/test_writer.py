@@ -151,6 +151,7 @@ def test_a_database_that_is_down_costs_the_request_nothing(
         for _ in range(5):
             response = client.get("/boom/")
             assert response.status_code == 500
+            assert b"Server Error (500)" in response.content  # Django's own page
             errors.flush()
     finally:
         logging.getLogger().removeHandler(handler)
