@@ -163,6 +163,9 @@ class Writer:
             with self._lock:
                 batch, self._pending = self._pending, {}
                 self._writing = True
+                # A flush asked for before this round is served by it; only one asked
+                # for during it cuts the pause after it short.
+                self._hurry.clear()
             try:
                 self._write(batch)
             except Exception:  # pragma: no cover - a bug in the writer itself

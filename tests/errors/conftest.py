@@ -8,6 +8,7 @@ import pytest
 
 from django_prodkit import errors
 from django_prodkit.breaker import breakers
+from django_prodkit.errors import capture
 from django_prodkit.errors.writer import writer
 
 
@@ -21,6 +22,7 @@ def _clean_writer() -> Iterator[None]:
     """Nothing pending from an earlier test, and nothing left for a later one."""
     errors.flush()
     writer.reset_counters()
+    capture._failures.clear()  # Each test sees its own first capture failure logged.
     for breaker in breakers().values():
         breaker.reset()
     yield

@@ -283,10 +283,12 @@ def test_a_warning_level_handler_records_warnings():
     handler = errors.ErrorLogHandler(logging.WARNING)
     log = logging.getLogger("shop.stock")
     log.addHandler(handler)
+    log.setLevel(logging.WARNING)
     try:
         log.warning("stock low for %s", "sku-1")
     finally:
         log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
 
     (group,) = groups()
     assert group.severity == "warning"

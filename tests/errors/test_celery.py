@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,8 +57,15 @@ def fails_at_once() -> None:
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[None]:
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
+    root = logging.getLogger()
+    level = root.level
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10
+        ):
+            yield
+    finally:
+        root.setLevel(level)  # The worker sets the root logger's level to its own.
 
 
 @pytest.fixture
