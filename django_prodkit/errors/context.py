@@ -280,7 +280,12 @@ def frame_locals(
         code = frame.f_code
         variables: dict[str, str] = {}
         try:
-            pairs = list(reporter.get_traceback_frame_variables(request, frame))
+            # A module's top level has every global as a local: nothing to learn there.
+            pairs = (
+                []
+                if code.co_name == "<module>"
+                else list(reporter.get_traceback_frame_variables(request, frame))
+            )
         except Exception:
             pairs = []
         for name, value in pairs[:MAX_ITEMS]:

@@ -269,7 +269,9 @@ def _upsert(
     alias: str, key: str, pending: Pending
 ) -> tuple[ErrorGroup, bool, bool] | None:
     rows = ErrorGroup.objects.using(alias)
-    group = rows.select_for_update().filter(fingerprint=key).first()
+    # No ORDER BY (the model's ordering): the fingerprint is unique.
+    found = list(rows.select_for_update().filter(fingerprint=key).order_by()[:1])
+    group = found[0] if found else None
     latest = pending.latest
     if group is None:
         if latest is None:
