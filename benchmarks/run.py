@@ -27,6 +27,7 @@ BENCHMARKS = {
     "ratelimit": "benchmarks.cases.ratelimit",
     "security": "benchmarks.cases.security",
     "locking": "benchmarks.cases.locking",
+    "errors": "benchmarks.cases.errors",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}

@@ -21,7 +21,9 @@ SLOW_QUERY_SECONDS = 0.25
 def index(request: HttpRequest) -> JsonResponse:
     endpoints = {
         reverse("demo:ping"): "answers pong: true",
-        reverse("demo:boom"): "raises RuntimeError: a 500 with an X-Request-ID",
+        reverse("demo:boom"): (
+            "raises RuntimeError: a 500 with an X-Request-ID, counted in an error group"
+        ),
         reverse(
             "demo:slow"
         ): f"runs one SQL query of {SLOW_QUERY_SECONDS * 1000:.0f} ms",

@@ -119,6 +119,13 @@ PRODKIT = {
         # The default, written out: a Redis outage admits requests instead of refusing them.
         "FAIL": "open",
     },
+    "ERRORS": {
+        # Unhandled exceptions (GET /demo/boom/) and error log records (the "errors"
+        # handler in LOGGING) become groups under "Error groups" in the admin. A group's
+        # further occurrences are written at most every FLUSH_SECONDS: 1 s here, so that
+        # the admin shows them at once; production keeps the default 5 s.
+        "FLUSH_SECONDS": 1,
+    },
 }
 # CSP in report-only mode: the strict nonce policy blocks nothing yet, and browsers send
 # what it would have blocked to /csp-report/ (grouped under "CSP reports" in the admin).
@@ -223,12 +230,16 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
             "formatter": "json" if _env_flag("PRODKIT_JSON_LOGS", False) else "text",
-        }
+        },
+        # Records of level ERROR and above become error groups. Django logs every 500 that
+        # it also signals to prodkit; such a record is recognised by its exception and
+        # not counted a second time.
+        "errors": {"class": "django_prodkit.errors.ErrorLogHandler"},
     },
-    # The only handler is on the root logger and every logger propagates to it, so each
+    # The handlers are on the root logger and every logger propagates to it, so each
     # record is written once. Django's default config gives "django" and "django.server"
     # handlers of their own; naming them here with no handlers removes those.
-    "root": {"handlers": ["console"], "level": "WARNING"},
+    "root": {"handlers": ["console", "errors"], "level": "WARNING"},
     "loggers": {
         "django": {"handlers": [], "level": _log_level},
         "django.server": {

@@ -36,6 +36,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             login = seed.admin_login()
             summary = [step() for step in seed.STEPS]
+        summary += [step() for step in seed.STEPS_AFTER_COMMIT]
         for line in summary:
             self.stdout.write(line)
         self.stdout.write(
