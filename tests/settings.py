@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import dj_database_url
+import django
 
 from tests.services import BROKER_URL
 
@@ -25,6 +26,9 @@ DATABASES = {
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if django.VERSION >= (6, 1):  # EMAIL_BACKEND is deprecated there.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 CELERY_BROKER_URL = BROKER_URL
 
 INSTALLED_APPS = [

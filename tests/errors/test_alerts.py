@@ -362,8 +362,13 @@ def test_failing_mail_is_logged_and_the_webhook_still_gets_the_alert(
 ):
     settings.ADMINS = ADMINS
     # A mail server that refuses connections.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    smtp, port = "django.core.mail.backends.smtp.EmailBackend", free_port()
+    if django.VERSION >= (6, 1):
+        options = {"host": "127.0.0.1", "port": port}
+        settings.MAILERS = {"default": {"BACKEND": smtp, "OPTIONS": options}}
+    else:
+        settings.EMAIL_BACKEND = smtp
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     configure(settings, webhook_url=hook.url, mail_admins=True)
 
     occur()

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -56,12 +57,16 @@ def fails_at_once() -> None:
 
 
 @pytest.fixture(scope="module")
-def worker() -> Iterator[None]:
+def worker(django_db_blocker: Any) -> Iterator[None]:
     root = logging.getLogger()
     level = root.level
     try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=10
+        # Celery's Django fix-up closes database connections as the worker starts.
+        with (
+            django_db_blocker.unblock(),
+            start_worker(
+                app, pool="solo", perform_ping_check=False, shutdown_timeout=10
+            ),
         ):
             yield
     finally:
