@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["Database", "counting", "database_from_env", "redacted"]
+__all__ = ["Database", "counting", "database_from_env", "redacted", "server_label"]
 
 
 def redacted(url: str) -> str:
@@ -27,6 +27,20 @@ class Database(NamedTuple):
     settings: dict[str, object]
     label: str  # printed with the results
     postgres_url: str | None  # the DATABASE_URL when it is PostgreSQL, else None
+
+
+def server_label(database: Database) -> str:
+    """The database server's name and version, then how the benchmark reached it."""
+    import sqlite3
+
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        number: int = connection.pg_version  # type: ignore[attr-defined]
+        server = f"PostgreSQL {number // 10000}.{number % 10000}"
+    else:
+        server = f"SQLite {sqlite3.sqlite_version}"
+    return f"{server}; {database.label}"
 
 
 def database_from_env(benchmark: str, conn_max_age: int) -> Database:

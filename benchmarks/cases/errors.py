@@ -54,7 +54,7 @@ from django.urls import path
 
 from benchmarks import project
 from benchmarks.cases.request_id import DEFAULT_MIDDLEWARE
-from benchmarks.counters import counting, database_from_env
+from benchmarks.counters import counting, database_from_env, server_label
 from benchmarks.harness import Benchmark, Case, Operation, RoundStats, base_environ
 from benchmarks.report import markdown, signed, summarise
 
@@ -623,19 +623,6 @@ def build() -> list[Case]:
 # --- the extra report ----------------------------------------------------------------
 
 
-def _database_label() -> str:
-    import sqlite3
-
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        number: int = connection.pg_version  # type: ignore[attr-defined]
-        server = f"PostgreSQL {number // 10000}.{number % 10000}"
-    else:
-        server = f"SQLite {sqlite3.sqlite_version}"
-    return f"{server}; {DATABASE.label}"
-
-
 def _count(value: float) -> str:
     if value != value:  # NaN: not counted
         return "?"
@@ -648,7 +635,7 @@ def extra(
     """Each shape against Django alone and against sentry-sdk; counts; target T5."""
     from django_prodkit.errors.writer import writer
 
-    database = _database_label()
+    database = server_label(DATABASE)
     _drop_tables()
     _restore_django_logger()
     by_key = {case.key: case for case in cases}

@@ -22,12 +22,11 @@ checks the row in the database, so a case whose set-up is wrong stops the run.
 from __future__ import annotations
 
 import atexit
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from benchmarks.counters import database_from_env
+from benchmarks.counters import database_from_env, server_label
 from benchmarks.harness import Benchmark, Case, Operation, RoundStats
 from benchmarks.report import markdown, signed, summarise
 
@@ -324,17 +323,6 @@ def build() -> list[Case]:
 # --- the extra report --------------------------------------------------------------------
 
 
-def _database_label() -> str:
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        number: int = connection.pg_version  # type: ignore[attr-defined]
-        server = f"PostgreSQL {number // 10000}.{number % 10000}"
-    else:
-        server = f"SQLite {sqlite3.sqlite_version}"
-    return f"{server}; {DATABASE.label}"
-
-
 def extra(
     cases: Sequence[Case], stats: Mapping[str, list[RoundStats]]
 ) -> tuple[str, dict[str, object]]:
@@ -382,7 +370,7 @@ def extra(
                 "ratio_vs_concurrency_same_shape": round(peer_row.ratio, 4),
                 "per_save": counts,
             }
-    database = _database_label()
+    database = server_label(DATABASE)
     text = "\n".join(
         [
             f"database: {database}",
