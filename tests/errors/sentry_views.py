@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import (
-    BadRequest,
-    PermissionDenied,
-    SuspiciousFileOperation,
-)
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
+
+from tests.errors.capture_views import bad_request, forbidden, not_found
 
 
 @csrf_exempt
@@ -38,18 +36,6 @@ def sensitive(request: HttpRequest) -> HttpResponse:
 
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom in a view")
-
-
-def not_found(request: HttpRequest) -> HttpResponse:
-    raise Http404("no such page")
-
-
-def forbidden(request: HttpRequest) -> HttpResponse:
-    raise PermissionDenied
-
-
-def bad_request(request: HttpRequest) -> HttpResponse:
-    raise BadRequest("bad")
 
 
 def suspicious(request: HttpRequest) -> HttpResponse:
