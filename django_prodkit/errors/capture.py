@@ -200,26 +200,22 @@ def _from_exception(
     where = f"{module}.{function}" if module else ""
     key = fingerprint(exception_type, where, normalise_message(message), template)
     details: dict[str, Any] = dict(context or {})
-    if request is not None:
-        details["request"] = request_context(request)
     if options.capture_locals:
         details["frames"] = frame_locals(exception.__traceback__, request)
-    text = "".join(tracebacks.format_exception(exception))
-    occurrence = Occurrence(
-        fingerprint=key,
+    _submit(
+        key,
+        request,
+        secrets,
+        details,
         exception_type=exception_type,
         message=message,
         culprit=f"{where}:{line}" if where else "",
         logger=logger_name,
         source=source,
-        severity=severity if severity in SEVERITIES else "error",
-        traceback=_tail(scrub_text(text, *secrets), TRACEBACK_LENGTH),
-        context=mask(details, secrets),  # type: ignore[arg-type]
-        summary=request_summary(request),
-        at=timezone.now(),
+        severity=severity,
+        traceback="".join(tracebacks.format_exception(exception)),
         sentry_event_id=str(getattr(exception, _SENTRY_EVENT, "") or ""),
     )
-    _submit(occurrence)
     with contextlib.suppress(Exception):  # A type that refuses attributes.
         setattr(exception, _FINGERPRINT, key)
     return key
@@ -243,23 +239,19 @@ def _from_message(
     key = fingerprint(
         "", location, normalise_message(scrub_text(template)), logger_name
     )
-    details: dict[str, Any] = dict(context or {})
-    if request is not None:
-        details["request"] = request_context(request)
-    occurrence = Occurrence(
-        fingerprint=key,
+    _submit(
+        key,
+        request,
+        secrets,
+        dict(context or {}),
         exception_type="",
         message=text,
         culprit=location,
         logger=logger_name,
         source=source,
-        severity=severity if severity in SEVERITIES else "error",
-        traceback=_tail(scrub_text(stack, *secrets), TRACEBACK_LENGTH),
-        context=mask(details, secrets),  # type: ignore[arg-type]
-        summary=request_summary(request),
-        at=timezone.now(),
+        severity=severity,
+        traceback=stack,
     )
-    _submit(occurrence)
     return key
 
 
@@ -306,9 +298,30 @@ def _from_record(
     return key
 
 
-def _submit(occurrence: Occurrence) -> None:
+def _submit(
+    key: str,
+    request: HttpRequest | None,
+    secrets: tuple[str, ...],
+    details: dict[str, Any],
+    *,
+    traceback: str,
+    severity: str,
+    **fields: str,
+) -> None:
+    """Finish an occurrence (request details, scrubbing) and hand it to the writer."""
     from django_prodkit.errors.writer import writer
 
+    if request is not None:
+        details["request"] = request_context(request)
+    occurrence = Occurrence(
+        fingerprint=key,
+        severity=severity if severity in SEVERITIES else "error",
+        traceback=_tail(scrub_text(traceback, *secrets), TRACEBACK_LENGTH),
+        context=mask(details, secrets),  # type: ignore[arg-type]
+        summary=request_summary(request),
+        at=timezone.now(),
+        **fields,
+    )
     writer.add(occurrence)
     rollup.add("errors")
     rollup.add(f"errors.{occurrence.severity}")
