@@ -601,8 +601,10 @@ def test_celery_mode_sends_through_the_task(settings, hook, celery_app):
 
 
 def test_alert_is_sent_directly_when_it_cannot_be_queued(
-    settings, hook, celery_app, caplog
+    settings, hook, celery_app, caplog, monkeypatch
 ):
+    # Celery prefers the CELERY_BROKER_URL environment variable to its broker_url.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     celery_app.conf.update(
         broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
         broker_connection_retry=False,
