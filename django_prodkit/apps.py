@@ -52,10 +52,10 @@ def _connect_errors() -> None:
     """Connect error capture to Django's and, when installed, Celery's signals."""
     from django.core.signals import got_request_exception
 
-    from django_prodkit.errors import alerts, capture, group_recorded
+    from django_prodkit.errors import alerts, group_recorded, receivers
 
     got_request_exception.connect(
-        capture.request_failed, dispatch_uid="prodkit.errors.request"
+        receivers.request_failed, dispatch_uid="prodkit.errors.request"
     )
     group_recorded.connect(
         alerts.on_group_recorded, dispatch_uid="prodkit.errors.alerts", weak=False
@@ -67,7 +67,7 @@ def _connect_errors() -> None:
     from django_prodkit.errors import flush
 
     celery_signals.task_failure.connect(
-        capture.task_failed, dispatch_uid="prodkit.errors.task", weak=False
+        receivers.task_failed, dispatch_uid="prodkit.errors.task", weak=False
     )
     celery_signals.worker_process_shutdown.connect(
         lambda **kwargs: flush(2.0), dispatch_uid="prodkit.errors.flush", weak=False

@@ -39,7 +39,7 @@ from django_prodkit.errors.context import (
     short,
 )
 from django_prodkit.errors.fingerprint import culprit, fingerprint, normalise_message
-from django_prodkit.scrub import scrub_text, scrub_value
+from django_prodkit.scrub import scrub_text
 
 __all__ = [
     "Occurrence",
@@ -47,6 +47,7 @@ __all__ = [
     "capture_message",
     "capture_record",
     "link_sentry_event",
+    "record_exception",
 ]
 
 logger = logging.getLogger("django_prodkit.errors")
@@ -102,12 +103,26 @@ def capture_exception(
         exception = sys.exc_info()[1]
         if exception is None:
             return None
+    return record_exception(
+        exception, request=request, severity=severity, source="code", context=context
+    )
+
+
+def record_exception(
+    exception: BaseException,
+    *,
+    request: HttpRequest | None,
+    severity: str,
+    source: str,
+    context: dict[str, Any] | None,
+) -> str | None:
+    """Record ``exception`` from ``source`` (what the signal receivers call)."""
     return _guarded(
         _from_exception,
         exception,
         request=request,
         severity=severity,
-        source="code",
+        source=source,
         logger_name="",
         template="",
         context=context,
@@ -395,68 +410,3 @@ def _internal_failure(error: Exception) -> None:
     _failures[kind] = now
     with contextlib.suppress(Exception):  # Logging itself is broken.
         logger.warning("error capture failed: %s: %s", kind, error, exc_info=error)
-
-
-def request_failed(
-    sender: object, request: HttpRequest | None = None, **kwargs: object
-) -> None:
-    """Receiver of ``got_request_exception``: Django sends it only for a 500."""
-    if not conf.get().errors.capture_requests:
-        return
-    exception = sys.exc_info()[1]
-    if exception is not None:
-        _guarded(
-            _from_exception,
-            exception,
-            request=request,
-            severity="error",
-            source="request",
-            logger_name="",
-            template="",
-            context=None,
-        )
-
-
-def task_failed(
-    sender: Any = None,
-    task_id: str | None = None,
-    exception: BaseException | None = None,
-    args: Any = None,
-    kwargs: Any = None,
-    **extra: Any,
-) -> None:
-    """Receiver of Celery's ``task_failure``: sent once a task has failed for good.
-
-    A failure Celery will retry (``self.retry()``, ``autoretry_for``) sends ``task_retry``
-    instead, so it never counts here.
-    """
-    if exception is None or not conf.get().errors.capture_tasks:
-        return
-    request = getattr(sender, "request", None)
-    task = {
-        "name": str(getattr(sender, "name", "") or ""),
-        "id": str(task_id or ""),
-        "retries": getattr(request, "retries", None),
-        # scrub_value masks sensitive keys of dicts; the repr is scrubbed as text too.
-        "args": short(scrub_text(_safe_repr(scrub_value(args)))),
-        "kwargs": short(scrub_text(_safe_repr(scrub_value(kwargs)))),
-    }
-    _guarded(
-        _from_exception,
-        exception,
-        request=None,
-        severity="error",
-        source="task",
-        logger_name="",
-        template="",
-        context={"task": task},
-    )
-
-
-def _safe_repr(value: object) -> str:
-    from django_prodkit.errors.context import _repr
-
-    try:
-        return _repr.repr(value)
-    except Exception:
-        return "<unprintable>"

@@ -13,11 +13,7 @@ from django.utils.module_loading import import_string
 
 from django_prodkit import conf
 from django_prodkit import redis as prodkit_redis
-
-PROCESS_LOCAL = {
-    "django.core.cache.backends.locmem.LocMemCache": "keeps its keys per process",
-    "django.core.cache.backends.dummy.DummyCache": "keeps nothing",
-}
+from django_prodkit.checks import PROCESS_LOCAL_CACHES
 
 
 def check_errors(
@@ -91,11 +87,11 @@ def _alert_cache(alias: str) -> list[CheckMessage]:
             )
         ]
     backend = settings.CACHES[alias].get("BACKEND", "")
-    if prodkit_redis.is_django_redis(alias) or backend not in PROCESS_LOCAL:
+    if prodkit_redis.is_django_redis(alias) or backend not in PROCESS_LOCAL_CACHES:
         return []
     return [
         Warning(
-            f"Alert cooldowns live in cache {alias!r}, which {PROCESS_LOCAL[backend]}: "
+            f"Alert cooldowns live in cache {alias!r}, which {PROCESS_LOCAL_CACHES[backend]}: "
             "every process alerts the same group once per cooldown.",
             hint="Use a cache every instance shares (Redis, Memcached, a database "
             "cache) in production.",

@@ -258,6 +258,14 @@ def _limit(value: object, depth: int = 0) -> object:
     return value
 
 
+def repr_short(value: object) -> str:
+    """A repr of ``value`` cut to a few items and characters; never raises."""
+    try:
+        return _repr.repr(value)
+    except Exception as error:
+        return f"<repr failed: {type(error).__name__}>"
+
+
 def _masked(value: object) -> object:
     """A mapping or sequence with the values of sensitive keys masked, for its repr."""
     if isinstance(value, Mapping | list | tuple):
@@ -292,11 +300,7 @@ def frame_locals(
             if is_sensitive_key(str(name)):
                 variables[str(name)] = MASK
                 continue
-            try:
-                text = _repr.repr(_masked(value))
-            except Exception as error:
-                text = f"<repr failed: {type(error).__name__}>"
-            variables[str(name)] = scrub_text(text)
+            variables[str(name)] = scrub_text(repr_short(_masked(value)))
         result.append(
             {
                 "function": code.co_name,

@@ -11,16 +11,13 @@ from django.core.checks import CheckMessage, Error, Warning
 
 from django_prodkit import conf
 from django_prodkit import redis as prodkit_redis
+from django_prodkit.checks import PROCESS_LOCAL_CACHES
 
 MIDDLEWARE_PATHS = {
     "django_prodkit.idempotency.IdempotencyMiddleware",
     "django_prodkit.idempotency.middleware.IdempotencyMiddleware",
 }
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
-PROCESS_LOCAL = {
-    "django.core.cache.backends.locmem.LocMemCache": "keeps its keys per process",
-    "django.core.cache.backends.dummy.DummyCache": "keeps nothing",
-}
 
 
 def check_idempotency(
@@ -53,7 +50,7 @@ def _cache(alias: str) -> list[CheckMessage]:
     if prodkit_redis.is_django_redis(alias):
         return []
     backend = settings.CACHES[alias].get("BACKEND", "")
-    reason = PROCESS_LOCAL.get(
+    reason = PROCESS_LOCAL_CACHES.get(
         backend,
         "is not a django-redis cache: a key's release is atomic within one process only",
     )
