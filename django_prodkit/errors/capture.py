@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import functools
 import logging
 import sys
 import threading
@@ -23,11 +22,8 @@ import time
 import traceback as tracebacks
 from typing import Any
 
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404, HttpRequest
-from django.http.multipartparser import MultiPartParserError
+from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from django_prodkit import conf, rollup
 from django_prodkit.errors.context import (
@@ -38,6 +34,7 @@ from django_prodkit.errors.context import (
     request_summary,
     short,
 )
+from django_prodkit.errors.filters import is_ignored, is_ignored_record
 from django_prodkit.errors.fingerprint import culprit, fingerprint, normalise_message
 from django_prodkit.scrub import scrub_text
 
@@ -52,14 +49,6 @@ __all__ = [
 
 logger = logging.getLogger("django_prodkit.errors")
 
-# Exceptions Django answers with a 4xx response: client errors, not bugs.
-CLIENT_ERRORS: tuple[type[BaseException], ...] = (
-    Http404,
-    PermissionDenied,
-    SuspiciousOperation,
-    BadRequest,
-    MultiPartParserError,
-)
 SEVERITIES = {"warning": 0, "error": 1, "critical": 2}
 MESSAGE_LENGTH = 2000
 TRACEBACK_LENGTH = 65536
@@ -206,7 +195,7 @@ def _from_exception(
     template: str,
     context: dict[str, Any] | None,
 ) -> str | None:
-    if getattr(exception, _FINGERPRINT, None) or _ignored(exception, options):
+    if getattr(exception, _FINGERPRINT, None) or is_ignored(exception, options):
         return None
     exception_type = _type_name(type(exception))
     secrets = request_secrets(request)
@@ -273,7 +262,7 @@ def _from_message(
 def _from_record(
     record: logging.LogRecord, *, options: conf.ErrorsSettings
 ) -> str | None:
-    if _noise(record, options):
+    if is_ignored_record(record, options):
         return None
     request = getattr(record, "request", None)
     if not isinstance(request, HttpRequest):
@@ -340,35 +329,6 @@ def _submit(
     writer.add(occurrence)
     rollup.add("errors")
     rollup.add(f"errors.{occurrence.severity}")
-
-
-def _noise(record: logging.LogRecord, options: conf.ErrorsSettings) -> bool:
-    if options.ignore_loggers and record.name.startswith(options.ignore_loggers):
-        return True
-    if options.client_errors:
-        return False
-    if record.name.startswith("django.security"):
-        return True  # DisallowedHost and the other SuspiciousOperations.
-    status = getattr(record, "status_code", None)
-    return isinstance(status, int) and status < 500
-
-
-def _ignored(exception: BaseException, options: conf.ErrorsSettings) -> bool:
-    if not options.client_errors and isinstance(exception, CLIENT_ERRORS):
-        return True
-    ignored = _ignored_types(options.ignore)
-    return bool(ignored) and isinstance(exception, ignored)
-
-
-@functools.lru_cache(maxsize=8)
-def _ignored_types(paths: tuple[str, ...]) -> tuple[type[BaseException], ...]:
-    found = []
-    for path in paths:
-        try:
-            found.append(import_string(path))
-        except ImportError:
-            continue  # Reported by the system check prodkit.E070.
-    return tuple(item for item in found if isinstance(item, type))
 
 
 def _severity(level: int) -> str:

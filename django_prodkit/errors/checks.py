@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 
 from django_prodkit import conf
 from django_prodkit import redis as prodkit_redis
-from django_prodkit.checks import PROCESS_LOCAL_CACHES
+from django_prodkit.checks import PROCESS_LOCAL_CACHES, missing_cache
 
 
 def check_errors(
@@ -75,17 +75,9 @@ def _ignored(paths: tuple[str, ...]) -> list[CheckMessage]:
 
 
 def _alert_cache(alias: str) -> list[CheckMessage]:
-    if alias not in settings.CACHES:
-        return [
-            Error(
-                f"PRODKIT['ERRORS']['ALERTS'] keeps its cooldowns in cache {alias!r}, "
-                "which is not in CACHES.",
-                hint="Set PRODKIT['ERRORS']['ALERTS']['CACHE'] to one of: "
-                + ", ".join(sorted(settings.CACHES))
-                + ".",
-                id="prodkit.E072",
-            )
-        ]
+    missing = missing_cache(alias, "ERRORS']['ALERTS", "its cooldowns", "prodkit.E072")
+    if missing is not None:
+        return [missing]
     backend = settings.CACHES[alias].get("BACKEND", "")
     if prodkit_redis.is_django_redis(alias) or backend not in PROCESS_LOCAL_CACHES:
         return []

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning
+from django.core.checks import CheckMessage, Warning
 
 from django_prodkit import conf
 from django_prodkit import redis as prodkit_redis
-from django_prodkit.checks import PROCESS_LOCAL_CACHES
+from django_prodkit.checks import PROCESS_LOCAL_CACHES, missing_cache
 
 MIDDLEWARE_PATHS = {
     "django_prodkit.idempotency.IdempotencyMiddleware",
@@ -36,17 +36,9 @@ def check_idempotency(
 
 
 def _cache(alias: str) -> list[CheckMessage]:
-    if alias not in settings.CACHES:
-        return [
-            Error(
-                f"PRODKIT['IDEMPOTENCY'] keeps its keys in cache {alias!r}, "
-                "which is not in CACHES.",
-                hint="Set PRODKIT['IDEMPOTENCY']['CACHE'] to one of: "
-                + ", ".join(sorted(settings.CACHES))
-                + ".",
-                id="prodkit.E060",
-            )
-        ]
+    missing = missing_cache(alias, "IDEMPOTENCY", "its keys", "prodkit.E060")
+    if missing is not None:
+        return [missing]
     if prodkit_redis.is_django_redis(alias):
         return []
     backend = settings.CACHES[alias].get("BACKEND", "")

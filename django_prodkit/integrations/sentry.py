@@ -190,20 +190,15 @@ def _with(
 
 def _client_error(hint: Hint) -> bool:
     from django_prodkit import conf
-    from django_prodkit.errors.capture import CLIENT_ERRORS
+    from django_prodkit.errors.filters import is_client_error, is_client_error_record
 
     if conf.get().errors.client_errors:
         return False
     exc_info = hint.get("exc_info")
-    if exc_info and isinstance(exc_info[1], CLIENT_ERRORS):
+    if exc_info and is_client_error(exc_info[1]):
         return True
     record = hint.get("log_record")
-    if isinstance(record, logging.LogRecord):
-        if record.name.startswith("django.security"):
-            return True  # DisallowedHost and the other SuspiciousOperations.
-        status = getattr(record, "status_code", None)
-        return isinstance(status, int) and status < 500
-    return False
+    return isinstance(record, logging.LogRecord) and is_client_error_record(record)
 
 
 def _tag_request_id(event: Event) -> None:
