@@ -327,6 +327,48 @@ class ErrorsSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class QueriesSettings:
+    """``PRODKIT["QUERIES"]``: the slow-query log and per-request query statistics."""
+
+    enabled: bool = True
+    aliases: tuple[str, ...] | None = None
+    slow_ms: float = validated(500.0, positive)
+    alias_slow_ms: dict[str, float] = dataclasses.field(default_factory=dict)
+    log_slow: bool = True
+    store: bool = True
+    database: str | None = None
+    flush_seconds: float = validated(5.0, positive)
+    max_pending: int = validated(1000, between(1, 100000))
+    explain: bool = False
+    server_timing: bool | None = None
+    n_plus_one: int | None = validated(10, optional_positive)
+    max_queries: int | None = validated(None, optional_positive)
+    max_db_ms: float | None = validated(None, optional_positive)
+    retention_days: int = validated(30, between(1, 3650))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSettings:
+    """``PRODKIT["METRICS"]``: request metrics, their roll-ups and ``/metrics``."""
+
+    enabled: bool = True
+    token: str | None = dataclasses.field(default=None, repr=False)
+    allowed_ips: tuple[str, ...] = validated((), ip_networks)
+    skip_paths: tuple[str, ...] | None = validated(None, optional_prefixes)
+    # Derived once: the parsed networks of ALLOWED_IPS.
+    allowed_networks: tuple[IPNetwork, ...] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        networks = []
+        for item in self.allowed_ips:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                continue
+        object.__setattr__(self, "allowed_networks", tuple(networks))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
 
@@ -342,3 +384,5 @@ class Settings:
         default_factory=IdempotencySettings
     )
     errors: ErrorsSettings = dataclasses.field(default_factory=ErrorsSettings)
+    queries: QueriesSettings = dataclasses.field(default_factory=QueriesSettings)
+    metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
