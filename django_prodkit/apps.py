@@ -18,6 +18,7 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.idempotency.checks import check_idempotency
         from django_prodkit.locking.checks import check_locking
         from django_prodkit.logs.checks import check_middleware
+        from django_prodkit.metrics.checks import check_metrics
         from django_prodkit.ratelimit.checks import MIDDLEWARE_PATHS, check_ratelimit
         from django_prodkit.security.checks import (
             check_csp,
@@ -32,6 +33,7 @@ class ProdkitConfig(AppConfig):
         checks.register(check_ratelimit, "prodkit")
         checks.register(check_idempotency, "prodkit")
         checks.register(check_errors, "prodkit")
+        checks.register(check_metrics, "prodkit")
         checks.register(check_locking, "prodkit", checks.Tags.models)
         checks.register(check_security, "prodkit", checks.Tags.security)
         for deploy_check in (

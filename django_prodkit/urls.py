@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from django_prodkit.health import views as health
+from django_prodkit.metrics import views as metrics
 from django_prodkit.security import views as security
 
 app_name = "prodkit"
@@ -14,4 +15,5 @@ urlpatterns = [
     path("health/ready/", health.ready, name="health-ready"),
     path("health/", health.health, name="health"),
     path("csp-report/", security.csp_report, name="csp-report"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
