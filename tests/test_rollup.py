@@ -471,3 +471,46 @@ def test_redis_down_keeps_counts_pending_then_writes_them_once(
         assert rollup.totals() == {"orders": 9}
     finally:
         server.close()
+
+
+class UnreadableCache(LocMemCache):
+    """Writes work, reads fail: a cache that broke between a flush and a read."""
+
+    def get_many(self, keys: Any, version: Any = None) -> dict[str, Any]:
+        raise ConnectionError("read timed out")
+
+
+def test_a_failing_read_shows_this_process_or_raises_for_totals(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "rollup": {**COUNTING, "BACKEND": f"{__name__}.UnreadableCache"},
+    }
+    settings.PRODKIT = {**settings.PRODKIT, "REDIS": {"BREAKER_FAILURES": 5}}
+    now = this_minute()
+    rollup.add("seen", 2)
+    assert rollup.series("seen", 5) == {}  # Written, then unreadable.
+    assert get_breaker("cache:rollup").failures == 1
+    with pytest.raises(rollup.StoreUnavailable, match="read timed out"):
+        rollup.totals()
+    settings.CACHES = {**settings.CACHES, "rollup": COUNTING}
+    assert rollup.series("seen", 5) == {now: 2}
+
+
+@pytest.mark.redis
+def test_a_key_function_that_changes_keys_keeps_the_counts(settings, redis_db):
+    settings.CACHES = {
+        **settings.CACHES,
+        "rollup": {
+            **redis_cache(redis_db, "x"),
+            "KEY_FUNCTION": "tests.test_rollup.hashed_key",
+        },
+    }
+    now = this_minute()
+    rollup.add("kept", 3)
+    assert rollup.flush() is False
+    assert "KEY_FUNCTION" in get_breaker("cache:rollup").last_error
+    assert rollup.series("kept", 1) == {now: 3}
+
+
+def hashed_key(key: str, key_prefix: str, version: int) -> str:
+    return str(hash((key, key_prefix, version)))

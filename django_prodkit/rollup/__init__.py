@@ -308,11 +308,14 @@ def _store() -> tuple[Backend, CircuitBreaker]:
     alias = conf.get().rollup.cache
     backend = _backend
     if backend is None or backend.alias != alias:
-        backend = _backend = (
-            RedisBackend(alias)
-            if prodkit_redis.is_django_redis(alias)
-            else CacheBackend(alias)
-        )
+        with _lock:  # One backend, so one Redis client, however many threads ask.
+            backend = _backend
+            if backend is None or backend.alias != alias:
+                backend = _backend = (
+                    RedisBackend(alias)
+                    if prodkit_redis.is_django_redis(alias)
+                    else CacheBackend(alias)
+                )
     return backend, get_breaker(f"cache:{alias}")
 
 

@@ -7,11 +7,12 @@ from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse
 from django.test import RequestFactory
-from django.urls import resolve
+from django.urls import ResolverMatch, resolve
 
 from django_prodkit import rollup
 from django_prodkit.metrics import MetricsMiddleware
 from django_prodkit.metrics.middleware import UNMATCHED, route_of, skip_paths
+from tests.metrics import views
 from tests.metrics.helpers import requests
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +192,19 @@ def test_a_failure_to_count_never_breaks_the_response(rf, caplog):
     response = MetricsMiddleware(lambda request: HttpResponse())(request)
     assert response.status_code == 200
     assert "request metrics could not be recorded" in caplog.text
+
+
+def test_an_async_request_under_a_skipped_path_is_not_counted(rf):
+    async def view(request):
+        return HttpResponse()
+
+    request = rf.get("/health/live/")
+    response = call(MetricsMiddleware(view), request, is_async=True)
+    assert response.status_code == 200
+    assert requests() == {}
+
+
+def test_a_match_without_a_route_is_labelled_by_its_view_name():
+    request = RequestFactory().get("/legacy/")
+    request.resolver_match = ResolverMatch(views.home, (), {}, url_name="legacy")
+    assert route_of(request) == "legacy"

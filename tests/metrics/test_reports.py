@@ -121,3 +121,8 @@ def test_bad_arguments_are_refused():
         metrics.series(step=0)
     with pytest.raises(ValueError, match="minutes must be at least 1"):
         metrics.summary(minutes=0)
+
+
+def test_a_route_with_no_bucket_counts_is_left_out():
+    rollup.add("http.requests|/half-written/|GET|2xx")
+    assert metrics.routes(minutes=5) == []
