@@ -28,6 +28,8 @@ BENCHMARKS = {
     "security": "benchmarks.cases.security",
     "locking": "benchmarks.cases.locking",
     "errors": "benchmarks.cases.errors",
+    "queries": "benchmarks.cases.queries",
+    "metrics": "benchmarks.cases.metrics",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}
