@@ -19,6 +19,10 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.locking.checks import check_locking
         from django_prodkit.logs.checks import check_middleware
         from django_prodkit.metrics.checks import check_metrics
+        from django_prodkit.queries.checks import (
+            check_queries,
+            check_statement_timeout,
+        )
         from django_prodkit.ratelimit.checks import MIDDLEWARE_PATHS, check_ratelimit
         from django_prodkit.security.checks import (
             check_csp,
@@ -34,6 +38,8 @@ class ProdkitConfig(AppConfig):
         checks.register(check_idempotency, "prodkit")
         checks.register(check_errors, "prodkit")
         checks.register(check_metrics, "prodkit")
+        checks.register(check_queries, "prodkit")
+        checks.register(check_statement_timeout, "prodkit", deploy=True)
         checks.register(check_locking, "prodkit", checks.Tags.models)
         checks.register(check_security, "prodkit", checks.Tags.security)
         for deploy_check in (
@@ -43,11 +49,38 @@ class ProdkitConfig(AppConfig):
         ):
             checks.register(deploy_check, "prodkit", checks.Tags.security, deploy=True)
         _connect_errors()
+        _connect_queries()
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
             from django_prodkit.health import register
             from django_prodkit.ratelimit.health import ratelimit_check
 
             register("ratelimit", ratelimit_check, critical=False)
+
+
+def _connect_queries() -> None:
+    """Time the queries of every connection, new ones and those already open."""
+    from django.core.signals import setting_changed
+    from django.db.backends.signals import connection_created
+
+    from django_prodkit.queries import recorder
+
+    connection_created.connect(
+        recorder.on_connection_created, dispatch_uid="prodkit.queries.connection"
+    )
+    setting_changed.connect(
+        recorder.on_setting_changed, dispatch_uid="prodkit.queries.settings"
+    )
+    recorder.install_open_connections()
+    try:
+        from celery import signals as celery_signals
+    except ImportError:
+        return
+    from django_prodkit.queries import flush
+
+    # A prefork child leaves through os._exit(), which skips the writer's atexit flush.
+    celery_signals.worker_process_shutdown.connect(
+        lambda **kwargs: flush(2.0), dispatch_uid="prodkit.queries.flush", weak=False
+    )
 
 
 def _connect_errors() -> None:
