@@ -10,6 +10,7 @@ urlpatterns = [
     path("ping/", views.ping, name="ping"),
     path("boom/", views.boom, name="boom"),
     path("slow/", views.slow, name="slow"),
+    path("n-plus-one/", views.n_plus_one, name="n-plus-one"),
     path("notes/", views.notes, name="notes"),
     path("notes/<int:pk>/", views.note, name="note"),
     path("orders/", views.orders, name="orders"),

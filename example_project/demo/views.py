@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection
+from django.contrib.auth.models import Permission
+from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,6 +17,8 @@ from django_prodkit.locking import check_if_match, set_etag
 from django_prodkit.logs import get_request_id
 
 SLOW_QUERY_SECONDS = 0.25
+# More rows than QUERIES.N_PLUS_ONE in the example's settings, so the loop is reported.
+N_PLUS_ONE_ROWS = 20
 
 
 @require_GET
@@ -27,6 +31,10 @@ def index(request: HttpRequest) -> JsonResponse:
         reverse(
             "demo:slow"
         ): f"runs one SQL query of {SLOW_QUERY_SECONDS * 1000:.0f} ms",
+        reverse("demo:n-plus-one"): (
+            f"reads {N_PLUS_ONE_ROWS} permissions and each one's content type in a "
+            "loop: an N+1 pattern, reported in the log; ?fixed=1 joins them"
+        ),
         reverse("demo:notes"): "GET lists notes, POST {text} creates one",
         reverse("demo:note", args=[1]): (
             "GET a note (ETag: its version); PUT {text, version} saves it, "
@@ -59,6 +67,23 @@ def slow(request: HttpRequest) -> JsonResponse:
     elapsed_ms = sleep_query(SLOW_QUERY_SECONDS)
     return JsonResponse(
         {"query_ms": round(elapsed_ms, 1), "database": connection.vendor}
+    )
+
+
+@require_GET
+def n_plus_one(request: HttpRequest) -> JsonResponse:
+    """Each permission's content type, read the N+1 way unless ``?fixed=1`` joins it."""
+    fixed = request.GET.get("fixed") == "1"
+    permissions = Permission.objects.order_by("pk")[:N_PLUS_ONE_ROWS]
+    if fixed:
+        permissions = permissions.select_related("content_type")
+    with CaptureQueriesContext(connections[permissions.db]) as captured:
+        rows = [
+            {"codename": permission.codename, "model": permission.content_type.model}
+            for permission in permissions
+        ]
+    return JsonResponse(
+        {"fixed": fixed, "queries": len(captured), "permissions": rows}
     )
 
 

@@ -56,6 +56,9 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 # The bearer token that shows /health/'s messages and versions to a non-staff caller such as
 # an uptime monitor; with none set (the default), only staff users see them.
 HEALTH_TOKEN = os.environ.get("PRODKIT_HEALTH_TOKEN", "")
+# The bearer token that opens /metrics to a Prometheus server; with none set, only staff users
+# (and no address) may read it.
+METRICS_TOKEN = os.environ.get("PRODKIT_METRICS_TOKEN", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,6 +76,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response (redirects and static files too) gets an ID and a log line.
     "django_prodkit.logs.RequestIDMiddleware",
+    # Next, so that request timings and query counts cover the rest of the stack.
+    "django_prodkit.metrics.MetricsMiddleware",
+    "django_prodkit.queries.QueriesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Permissions-Policy, Cross-Origin-Resource-Policy, Reporting-Endpoints; above the CSP
@@ -94,9 +100,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Sections for rate limits, queries etc. are added as each capability lands; the slow-query
-# threshold (PRODKIT["QUERIES"]["SLOW_MS"]) comes with the queries capability and will sit
-# below the 250 ms that /demo/slow/ takes.
 PRODKIT = {
     "LOGS": {
         # The admin pulls a dozen static files per page: keep them out of the request log.
@@ -125,6 +128,18 @@ PRODKIT = {
         # further occurrences are written at most every FLUSH_SECONDS: 1 s here, so that
         # the admin shows them at once; production keeps the default 5 s.
         "FLUSH_SECONDS": 1,
+    },
+    "QUERIES": {
+        # Below the 250 ms query of /demo/slow/, so that it shows under "Slow queries".
+        "SLOW_MS": 100,
+        # /demo/n-plus-one/ reads 20 content types one by one: reported past 5 repeats.
+        "N_PLUS_ONE": 5,
+        # The plan of each slow SELECT's slowest run, on PostgreSQL (EXPLAIN, never ANALYZE).
+        "EXPLAIN": os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        "FLUSH_SECONDS": 1,
+    },
+    "METRICS": {
+        "TOKEN": METRICS_TOKEN or None,
     },
 }
 # CSP in report-only mode: the strict nonce policy blocks nothing yet, and browsers send

@@ -53,7 +53,7 @@ def test_defaults_are_embedded_services(tmp_path):
         "broker": "memory://",
         "debug": True,
         "health_token": "",
-        "prodkit": ["ERRORS", "HEALTH", "LOGS", "RATELIMIT"],
+        "prodkit": ["ERRORS", "HEALTH", "LOGS", "METRICS", "QUERIES", "RATELIMIT"],
         "prodkit_health_token": None,
     }
 
@@ -75,7 +75,7 @@ def test_service_urls_switch_to_real_services(tmp_path):
         "broker": "amqp://guest@broker.invalid//",
         "debug": False,
         "health_token": "s3cret",
-        "prodkit": ["ERRORS", "HEALTH", "LOGS", "RATELIMIT"],
+        "prodkit": ["ERRORS", "HEALTH", "LOGS", "METRICS", "QUERIES", "RATELIMIT"],
         "prodkit_health_token": "s3cret",
     }
 
