@@ -97,7 +97,10 @@ def _needs_middleware(options: QueriesSettings) -> bool:
 
 
 def _is_postgresql(alias: str) -> bool:
-    return connections[alias].vendor == "postgresql"
+    try:
+        return connections[alias].vendor == "postgresql"
+    except Exception:  # An engine that cannot be loaded is Django's check to report.
+        return False
 
 
 def check_statement_timeout(

@@ -54,10 +54,22 @@ def _token(match: re.Match[str]) -> str:
     return "?"
 
 
-@functools.lru_cache(maxsize=1024)
 def normalise(sql: str) -> str:
     """``sql`` with every literal and placeholder replaced by ``?``, ``IN``, ``VALUES``
     and array lists collapsed to ``(...)``, comments removed and whitespace collapsed."""
+    if "%s" in sql or "%(" in sql:
+        return _normalise_template(sql)
+    # SQL without placeholders may carry its values inline: it is not kept in a cache.
+    return _normalise(sql)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalise_template(sql: str) -> str:
+    # The ORM's SQL: the same few templates again and again, their values elsewhere.
+    return _normalise(sql)
+
+
+def _normalise(sql: str) -> str:
     text = _TOKENS.sub(_token, sql[:_READ_LENGTH])
     if "'" in text:
         # An unterminated string (cut off, or quoted in a way the scan does not know):

@@ -254,7 +254,15 @@ class Writer:
                 type(error).__name__,
             )
             return
-        _rows(database, pending).update(plan=plan, plan_at=timezone.now())
+        try:
+            _rows(database, pending).update(plan=plan, plan_at=timezone.now())
+        except Exception as error:
+            logger.warning(
+                "the plan of slow query %s was not stored: %s",
+                pending.fingerprint,
+                error,
+            )
+            return
         self.plans += 1
 
     def _failed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable, Iterator
 
@@ -98,8 +99,9 @@ def add_alias(
 
 def remove_alias(alias: str) -> None:
     if alias in connections.settings:
-        connections[alias].close()
-        del connections[alias]
+        with contextlib.suppress(Exception):  # An engine that cannot be loaded.
+            connections[alias].close()
+            del connections[alias]
         del connections.settings[alias]
 
 

@@ -175,3 +175,8 @@ def test_an_unreachable_server_is_left_to_other_checks(postgres_alias):
     postgres_alias({**_postgres(), "PORT": str(closed_port())})
     found = check_statement_timeout(None, databases=["pg"])
     assert not [m for m in found if "'pg'" in m.msg]
+
+
+def test_an_engine_that_cannot_be_loaded_is_left_to_django(postgres_alias):
+    postgres_alias({"ENGINE": "no.such.backend", "NAME": "x"})
+    assert not [m for m in check_statement_timeout(None) if "'pg'" in m.msg]

@@ -100,3 +100,13 @@ def test_orm_lookups_with_other_values_share_a_fingerprint():
         list(User.objects.filter(username="a"))
     assert len({fingerprint(normalise(sql)) for sql in seen[:2]}) == 1
     assert fingerprint(normalise(seen[0])) != fingerprint(normalise(seen[2]))
+
+
+def test_only_templates_are_kept_in_the_cache():
+    from django_prodkit.queries.fingerprint import _normalise_template
+
+    before = _normalise_template.cache_info().currsize
+    normalise("SELECT * FROM t WHERE token = 'kept-nowhere'")
+    assert _normalise_template.cache_info().currsize == before
+    normalise("SELECT * FROM t WHERE token = %s AND a = 1")
+    assert _normalise_template.cache_info().currsize <= before + 1
