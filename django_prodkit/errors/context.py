@@ -23,8 +23,9 @@ from django.views.debug import (
     get_exception_reporter_filter,
 )
 
-from django_prodkit.errors.fingerprint import frames, is_project_file
+from django_prodkit.errors.fingerprint import frames
 from django_prodkit.logs.context import get_request_id
+from django_prodkit.project_code import is_project_file
 from django_prodkit.scrub import MASK, is_sensitive_key, scrub_text, scrub_value
 
 __all__ = [

@@ -8,18 +8,12 @@ values, UUIDs, hexadecimal ids, e-mail addresses and numbers.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 import re
-import site
-import sysconfig
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 
-import django
-
-import django_prodkit
+from django_prodkit.project_code import is_project_file
 
 _VARIABLE_PARTS = (
     # Quoted values first: what is inside a quote is data, whatever it looks like.
@@ -47,30 +41,6 @@ def normalise_message(message: str) -> str:
     for pattern, placeholder in _VARIABLE_PARTS:
         text = pattern.sub(placeholder, text)
     return " ".join(text.split())
-
-
-@functools.cache
-def _library_roots() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    roots = {
-        paths[name]
-        for name in ("stdlib", "platstdlib", "purelib", "platlib")
-        if name in paths
-    }
-    roots.update(getattr(site, "getsitepackages", list)())
-    roots.add(site.getusersitepackages())
-    roots.add(os.path.dirname(django.__file__))
-    roots.add(os.path.dirname(django_prodkit.__file__))
-    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
-
-
-@functools.lru_cache(maxsize=4096)
-def is_project_file(filename: str) -> bool:
-    """Whether ``filename`` is the project's own code: not the standard library, not an
-    installed package, not Django or prodkit, and not generated code (``<string>``)."""
-    if not filename or filename.startswith("<"):
-        return False
-    return not os.path.realpath(filename).startswith(_library_roots())
 
 
 def frames(traceback: TracebackType | None) -> Iterator[tuple[FrameType, int]]:

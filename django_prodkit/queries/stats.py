@@ -23,6 +23,7 @@ from django.http import HttpRequest
 
 from django_prodkit import conf
 from django_prodkit.logs import get_request_id
+from django_prodkit.project_code import is_project_file
 from django_prodkit.queries.fingerprint import fingerprint, normalise
 
 __all__ = ["QueryStats", "RepeatedQuery", "get_query_stats", "report_repeats", "track"]
@@ -158,10 +159,6 @@ class QueryStats:
 
 
 def _call_site(frame: FrameType | None) -> tuple[str, int, str]:
-    # TODO(lead): errors' notion of "the project's own code" belongs in a top-level
-    # module; it is imported from errors until it moves there, never copied.
-    from django_prodkit.errors.fingerprint import is_project_file
-
     while frame is not None:
         code = frame.f_code
         if is_project_file(code.co_filename):
