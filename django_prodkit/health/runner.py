@@ -105,6 +105,7 @@ class Runner:
         order: list[str] = []
         results: dict[str, Result] = {}
         waiting: list[tuple[float, Check, Future[Result], float]] = []
+        started: list[tuple[Future[Result], Callable[[Future[Result]], None]]] = []
         with self._lock:
             for check in checks:
                 order.append(check.name)
@@ -115,10 +116,15 @@ class Runner:
                 timeout = check.timeout or default_timeout
                 running = self._running.get(check.name)
                 if running is None:
-                    running = (self._start(check, max_age), now)
-                    self._running[check.name] = running
-                future, started = running
-                waiting.append((started + timeout, check, future, timeout))
+                    future, finished = self._start(check, max_age)
+                    running = self._running[check.name] = (future, now)
+                    started.append((future, finished))
+                future, since = running
+                waiting.append((since + timeout, check, future, timeout))
+        # Outside the lock and after _running holds the future: a check finished already
+        # runs its callback at once, in this thread, and the callback takes the lock.
+        for future, finished in started:
+            future.add_done_callback(finished)
         for deadline, check, future, timeout in sorted(
             waiting, key=lambda item: item[0]
         ):
@@ -130,7 +136,9 @@ class Runner:
                 results[check.name] = self._timed_out(check, timeout, max_age)
         return [results[name] for name in order]
 
-    def _start(self, check: Check, max_age: float) -> Future[Result]:
+    def _start(
+        self, check: Check, max_age: float
+    ) -> tuple[Future[Result], Callable[[Future[Result]], None]]:
         worker = self._workers.get(check.name)
         if worker is None or not worker.thread.is_alive():
             worker = self._workers[check.name] = _Worker(check.name)
@@ -144,8 +152,7 @@ class Runner:
                 if max_age > 0 and generation == self._generation:
                     self._kept[check.name] = (done.result(), time.monotonic() + max_age)
 
-        future.add_done_callback(finished)
-        return future
+        return future, finished
 
     def _timed_out(self, check: Check, timeout: float, max_age: float) -> Result:
         result = Result(

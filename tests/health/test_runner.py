@@ -6,7 +6,7 @@ import os
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -300,3 +300,37 @@ def test_settings_change_is_never_answered_by_a_check_configured_before(
     threading.Timer(0.1, release.set).start()
     [result] = run_checks()
     assert result.details == {"configured": "after"}
+
+
+class _FinishedAtOnce:
+    """A worker whose check has finished by the time ``submit()`` returns: what a fast
+    check on an idle worker thread can do before run() attaches its completion callback."""
+
+    thread = threading.main_thread()
+
+    def submit(self, function):
+        future: Future[object] = Future()
+        future.set_result(function())
+        return future
+
+
+def test_a_check_finished_before_its_callback_is_attached_neither_hangs_nor_sticks(
+    settings, register
+):
+    settings.PRODKIT = {"HEALTH": {**ONLY_CUSTOM, "CACHE_SECONDS": 0}}
+    name = unique("instant")
+    calls = []
+    register(name, lambda: calls.append(1))
+    runner._workers[name] = _FinishedAtOnce()  # type: ignore[assignment]
+    done = threading.Event()
+
+    def probe_twice():
+        run_checks()
+        run_checks()
+        done.set()
+
+    threading.Thread(target=probe_twice, daemon=True).start()
+    assert done.wait(5), "run_checks() hung"
+    # Both probes ran the check: the first result did not stay "running" for ever.
+    assert len(calls) == 2
+    assert name not in runner._running
