@@ -16,25 +16,21 @@ fails, the writer logs the outage once, logs each group it could not store as on
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
 import datetime
 import logging
 import os
-import threading
-import time
 
 from django.db import (
     DataError,
     IntegrityError,
-    connections,
     router,
     transaction,
 )
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 
 from django_prodkit import conf
+from django_prodkit.batch_writer import BatchWriter, close_connection
 from django_prodkit.breaker import get_breaker
 from django_prodkit.errors.capture import SEVERITIES, Occurrence
 from django_prodkit.errors.models import ErrorGroup
@@ -66,20 +62,12 @@ class Pending:
             self.sentry_event_id = occurrence.sentry_event_id
 
 
-class Writer:
-    def __init__(self) -> None:
-        self._reset()
+class Writer(BatchWriter[str, Pending]):
+    thread_name = "prodkit-errors"
+    logger = logger
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
-        self._pending: dict[str, Pending] = {}
-        self._wake = threading.Event()
-        self._hurry = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._cycles = 0
-        self._writing = False
-        self._outages: set[str] = set()
+        super()._reset()
         self.dropped = 0
         self.writes = 0
 
@@ -122,62 +110,15 @@ class Writer:
             self._start()
         self._wake.set()
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything pending now and wait for it.
-
-        False when something is still pending afterwards: ``timeout`` ran out, or the
-        database failed and the groups wait for the next round.
-        """
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            if not self._pending and not self._writing:
-                return True
-            target = self._cycles + (2 if self._writing else 1)
-            self._hurry.set()
-            self._wake.set()
-            while self._cycles < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None or not self._thread.is_alive():
-                    return False
-                self._done.wait(left)
-            return not self._pending
-
-    def _start(self) -> None:
-        # Called with the lock held.
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._thread = threading.Thread(
-            target=self._run, name="prodkit-errors", daemon=True
-        )
-        self._thread.start()
-
     # The writer thread.
 
-    def _run(self) -> None:
+    def _interval(self) -> float:
+        return conf.get().errors.flush_seconds
+
+    def _enter_thread(self) -> None:
         from django_prodkit.errors.capture import _state
 
         _state.active = True  # Nothing this thread logs is captured.
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, {}
-                self._writing = True
-                # A flush asked for before this round is served by it; only one asked
-                # for during it cuts the pause after it short.
-                self._hurry.clear()
-            try:
-                self._write(batch)
-            except Exception:  # pragma: no cover - a bug in the writer itself
-                logger.exception("error writer failed")
-            finally:
-                with self._lock:
-                    self._writing = False
-                    self._cycles += 1
-                    self._done.notify_all()
-            # Pace the writes: what arrives now is merged and written after the pause.
-            self._hurry.wait(conf.get().errors.flush_seconds)
-            self._hurry.clear()
 
     def _write(self, batch: dict[str, Pending]) -> None:
         if not batch:
@@ -201,7 +142,7 @@ class Writer:
                     self._outages.discard(alias)
                 del batch[key]
         finally:
-            _close(alias)
+            close_connection(alias)
         if not batch:
             return
         if breaker.state == "closed":
@@ -209,14 +150,11 @@ class Writer:
             # the groups wait for the next round, merged with what arrives meanwhile.
             self._put_back(batch)
             return
-        if alias not in self._outages:
-            self._outages.add(alias)
-            logger.error(
-                "error groups cannot be stored in database %r (%s); they are logged "
-                "here instead until it is back",
-                alias,
-                breaker.last_error,
-            )
+        self._log_outage_once(
+            alias,
+            "error groups cannot be stored in database %r (%s); they are logged "
+            "here instead until it is back",
+        )
         for key, pending in batch.items():
             _log_unstored(key, pending, "database unavailable")
 
@@ -340,16 +278,6 @@ def _log_unstored(key: str, pending: Pending, reason: str) -> None:
         latest.traceback,
         extra={"fingerprint": key, "occurrences": pending.count},
     )
-
-
-def _close(alias: str) -> None:
-    # The thread's own connection: closed after each round, so it holds nothing while
-    # idle (no stale connection, nothing in the way of dropping a test database). An
-    # in-memory SQLite connection refuses close(); the base class closes it for real,
-    # which is safe because the database lives on in the shared cache of the others.
-    connection = connections[alias]
-    with contextlib.suppress(Exception):
-        BaseDatabaseWrapper.close(connection)
 
 
 writer = Writer()

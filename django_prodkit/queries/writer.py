@@ -12,22 +12,20 @@ serving; the slow queries were logged already. Once an hour it prunes old rows.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
 import datetime
 import logging
 import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import DataError, IntegrityError, connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import DataError, IntegrityError, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from django_prodkit import conf
+from django_prodkit.batch_writer import BatchWriter, close_connection
 from django_prodkit.breaker import get_breaker
 from django_prodkit.queries.explain import explain
 from django_prodkit.queries.fingerprint import MAX_SQL_LENGTH
@@ -61,25 +59,17 @@ class Pending:
     sample: Sample | None = dataclasses.field(default=None, repr=False)
 
 
-class Writer:
-    def __init__(self) -> None:
-        self._reset()
+class Writer(BatchWriter[tuple[str, str], Pending]):
+    thread_name = "prodkit-queries"
+    logger = logger
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
-        self._pending: dict[tuple[str, str], Pending] = {}
+        super()._reset()
         # The slowest time stored per fingerprint, as far as this process knows: only a
         # sample slower than that is worth an EXPLAIN.
         self._maxima: dict[tuple[str, str], float] = {}
-        self._wake = threading.Event()
-        self._hurry = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._cycles = 0
-        self._writing = False
         self._overflowing = False
         self._pruned_at = -PRUNE_SECONDS
-        self._outages: set[str] = set()
         self.dropped = 0
         self.writes = 0
         self.plans = 0
@@ -140,54 +130,16 @@ class Writer:
         if pending is not None:
             self._wake.set()
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything pending now and wait for it; False if some is still pending."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            if not self._pending and not self._writing:
-                return True
-            target = self._cycles + (2 if self._writing else 1)
-            self._hurry.set()
-            self._wake.set()
-            while self._cycles < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None or not self._thread.is_alive():
-                    return False
-                self._done.wait(left)
-            return not self._pending
-
-    def _start(self) -> None:
-        # Called with the lock held.
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._thread = threading.Thread(
-            target=self._run, name="prodkit-queries", daemon=True
-        )
-        self._thread.start()
-
     # The writer thread.
 
-    def _run(self) -> None:
+    def _interval(self) -> float:
+        return conf.get().queries.flush_seconds
+
+    def _enter_thread(self) -> None:
         muted.set(True)  # This thread's own SQL is never a slow query of the site.
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, {}
-                self._writing = True
-                self._hurry.clear()
-            try:
-                self._write(batch)
-            except Exception:  # pragma: no cover - a bug in the writer itself
-                logger.exception("slow-query writer failed")
-            finally:
-                with self._lock:
-                    self._writing = False
-                    self._overflowing = False
-                    self._cycles += 1
-                    self._done.notify_all()
-            self._hurry.wait(conf.get().queries.flush_seconds)
-            self._hurry.clear()
+
+    def _round_done(self) -> None:
+        self._overflowing = False
 
     def _write(self, batch: dict[tuple[str, str], Pending]) -> None:
         if not batch:
@@ -225,7 +177,7 @@ class Writer:
                 self._prune(database)
         finally:
             for alias in used:
-                _close(alias)
+                close_connection(alias)
 
     def _prune(self, database: str) -> None:
         self._pruned_at = time.monotonic()
@@ -282,14 +234,11 @@ class Writer:
                         newer.first_at = min(newer.first_at, older.first_at)
             self._wake.set()
             return
-        if database not in self._outages:
-            self._outages.add(database)
-            logger.error(
-                "slow queries cannot be stored in database %r (%s); they are only "
-                "logged until it is back",
-                database,
-                get_breaker(f"database:{database}").last_error,
-            )
+        self._log_outage_once(
+            database,
+            "slow queries cannot be stored in database %r (%s); they are only "
+            "logged until it is back",
+        )
         self.dropped += sum(pending.count for pending in batch.values())
 
 
@@ -337,14 +286,6 @@ def _add(rows: QuerySet[SlowQuery], pending: Pending) -> int:
         last_route=pending.route[:ROUTE_LENGTH],
         last_request_id=pending.request_id[:REQUEST_ID_LENGTH],
     )
-
-
-def _close(alias: str) -> None:
-    # Closed after each round, so the thread holds no connection while idle. An
-    # in-memory SQLite connection refuses close(); the base class's close is safe there
-    # because the database lives on in the other connections' shared cache.
-    with contextlib.suppress(Exception):
-        BaseDatabaseWrapper.close(connections[alias])
 
 
 writer = Writer()
