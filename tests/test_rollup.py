@@ -12,7 +12,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django_prodkit import rollup
 from django_prodkit.breaker import CircuitBreaker, get_breaker
 from django_prodkit.rollup.backends import NAMES_KEY, CacheBackend
-from tests.health.proxy import closed_port
+from tests.dead_services import closed_port
 
 FLUSH = 1.0  # Wide enough that 100 adds never span it, even on a slow machine.
 

@@ -23,6 +23,7 @@ from django.test import Client
 from django_prodkit import errors
 from django_prodkit.errors import alerts
 from django_prodkit.errors.models import ErrorGroup
+from tests.processes import run_together
 from tests.ratelimit.servers import ROOT, free_port
 from tests.services import BROKER_URL
 
@@ -502,32 +503,7 @@ def run_two_instances(
         subprocess.run(
             [*command, "migrate"], env=environment, cwd=ROOT, check=True, timeout=60
         )
-    processes = [
-        subprocess.Popen(
-            command,
-            env=environment,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-        for process in processes:  # Both at once, as close as two processes get.
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        outputs = [process.communicate(timeout=60)[0] for process in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert [process.returncode for process in processes] == [0, 0]
+    outputs = run_together("tests.errors.alert_process", environment)
     if connection.vendor == "postgresql":
         stored = list(ErrorGroup.objects.values_list("count", flat=True))
     else:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
-from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client
 
 from django_prodkit import errors
 from django_prodkit.errors.models import ErrorGroup
 from django_prodkit.errors.writer import writer
+from tests.dead_services import DATABASES_DOWN, add_alias, remove_alias
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,51 +92,16 @@ def test_text_with_nul_is_stored():
     assert ErrorGroup.objects.get().message == "bad byte \\x00 here"
 
 
-# A database that is down: a SQLite file in a directory that does not exist, and a
-# PostgreSQL port where nothing listens.
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _sqlite_down() -> dict[str, object]:
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": "/nonexistent-prodkit-dir/errors.sqlite3",
-    }
-
-
-def _postgres_down() -> dict[str, object]:
-    pytest.importorskip("psycopg")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": "errors",
-        "USER": "postgres",
-        "HOST": "127.0.0.1",
-        "PORT": str(_closed_port()),
-        "OPTIONS": {"connect_timeout": 2},
-    }
-
-
-@pytest.fixture(params=[_sqlite_down, _postgres_down], ids=["sqlite", "postgres"])
+@pytest.fixture(params=sorted(DATABASES_DOWN))
 def database_down(request, settings, monkeypatch, django_db_blocker) -> Iterator[str]:
     alias = "errors_down"
-    config = request.param()
-    databases = {**settings.DATABASES, alias: config}
-    connections.settings[alias] = connections.configure_settings(databases)[alias]
-    # Django's test case forbids threads to connect to aliases the test did not declare;
-    # this alias exists for this test only, so its guard is lifted: the real
-    # ensure_connection (as pytest-django keeps it) really tries to connect.
-    real = django_db_blocker._real_ensure_connection
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", real)
+    config = DATABASES_DOWN[request.param]("errors")
+    add_alias(monkeypatch, settings, django_db_blocker, alias, config)
     settings.PRODKIT = {"ERRORS": {"DATABASE": alias, "FLUSH_SECONDS": 0.01}}
     try:
         yield alias
     finally:
-        del connections.settings[alias]
+        remove_alias(alias)
 
 
 def test_a_database_that_is_down_costs_the_request_nothing(

@@ -10,8 +10,9 @@ from django.db import connection, connections
 from django.db.backends.signals import connection_created
 
 from django_prodkit.health import run_checks
+from tests.dead_services import closed_port
 from tests.health.helpers import ONLY_CUSTOM
-from tests.health.proxy import Proxy, closed_port
+from tests.health.proxy import Proxy
 from tests.services import REDIS_URL
 
 TOKEN = "a-token-for-the-builtin-tests-0123"

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_prodkit import metrics, rollup
 from tests.metrics.conftest import redis_cache
+from tests.processes import run_together
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 150
@@ -27,33 +26,7 @@ def run_two_instances(redis_url: str, key_prefix: str) -> list[dict[str, bool]]:
         "PRODKIT_TEST_KEY_PREFIX": key_prefix,
         "PRODKIT_TEST_COUNT": str(COUNT),
     }
-    command = [sys.executable, "-m", "tests.metrics.record_process"]
-    processes = [
-        subprocess.Popen(
-            command,
-            env=environment,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-        for process in processes:  # Both at once, as close as two processes get.
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        outputs = [process.communicate(timeout=120)[0] for process in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert [process.returncode for process in processes] == [0, 0]
+    outputs = run_together("tests.metrics.record_process", environment, timeout=120)
     return [json.loads(output.strip().splitlines()[-1]) for output in outputs]
 
 

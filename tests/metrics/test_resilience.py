@@ -6,7 +6,7 @@ import pytest
 
 from django_prodkit import rollup
 from django_prodkit.breaker import CircuitBreaker, get_breaker
-from tests.health.proxy import closed_port
+from tests.dead_services import closed_port
 from tests.metrics.conftest import redis_cache
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]

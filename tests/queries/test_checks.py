@@ -8,7 +8,8 @@ from django.core.management.base import SystemCheckError
 from django.db import connection, connections
 
 from django_prodkit.queries.checks import check_queries, check_statement_timeout
-from tests.queries.conftest import MIDDLEWARE, add_alias, closed_port, remove_alias
+from tests.dead_services import add_alias, closed_port, remove_alias
+from tests.queries.conftest import MIDDLEWARE
 
 
 def ids(messages):

@@ -17,7 +17,7 @@ from django_prodkit.ratelimit.backends import (
     Hit,
     SlidingBackend,
 )
-from tests.health.proxy import closed_port
+from tests.dead_services import closed_port
 from tests.ratelimit.unit_helpers import (
     UNIT_DB,
     private_redis_server,
