@@ -82,9 +82,7 @@ def n_plus_one(request: HttpRequest) -> JsonResponse:
             {"codename": permission.codename, "model": permission.content_type.model}
             for permission in permissions
         ]
-    return JsonResponse(
-        {"fixed": fixed, "queries": len(captured), "permissions": rows}
-    )
+    return JsonResponse({"fixed": fixed, "queries": len(captured), "permissions": rows})
 
 
 class BadInput(ValueError):
