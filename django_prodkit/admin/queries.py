@@ -33,11 +33,13 @@ _SUMMARY = (
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.1f} ms"
+    return "-" if value is None else f"{value:,.1f}"
 
 
 class SlowQueryAdmin(_ModelAdmin):
-    list_display = ["query", "alias", "count", "total", "mean", "slowest", "seen"]
+    # The database goes under the SQL, beside the route, and the mean is on the detail
+    # page: so every column fits beside the navigation sidebar and the filters.
+    list_display = ["query", "count", "total", "slowest", "seen"]
     list_display_links = ["query"]
     list_filter = [("alias", admin.AllValuesFieldListFilter), "last_seen"]
     search_fields = ["sql", "last_route", "^fingerprint"]
@@ -61,21 +63,22 @@ class SlowQueryAdmin(_ModelAdmin):
 
     @admin.display(description=_("query"))
     def query(self, obj: SlowQuery) -> SafeString:
+        where = f"{obj.alias} · {obj.last_route}" if obj.last_route else obj.alias
         return format_html(
             '<span class="prodkit-sql">{}</span><span class="prodkit-culprit">{}</span>',
             Truncator(obj.sql).chars(160),
-            obj.last_route,
+            where,
         )
 
-    @admin.display(description=_("total"), ordering="total_ms")
+    @admin.display(description=_("total (ms)"), ordering="total_ms")
     def total(self, obj: SlowQuery) -> str:
         return _ms(obj.total_ms)
 
-    @admin.display(description=_("mean"), ordering="avg_ms")
+    @admin.display(description=_("mean (ms)"), ordering="avg_ms")
     def mean(self, obj: SlowQuery) -> str:
         return _ms(getattr(obj, "avg_ms", obj.mean_ms))
 
-    @admin.display(description=_("max"), ordering="max_ms")
+    @admin.display(description=_("max (ms)"), ordering="max_ms")
     def slowest(self, obj: SlowQuery) -> str:
         return _ms(obj.max_ms)
 

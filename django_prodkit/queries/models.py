@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 ROUTE_LENGTH = 255
@@ -51,7 +52,8 @@ class SlowQuery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.sql[:120] or self.fingerprint
+        # Short enough for the admin's page heading to fit beside its History button.
+        return Truncator(self.sql).chars(72) or self.fingerprint
 
     @property
     def mean_ms(self) -> float:

@@ -78,9 +78,13 @@ class TestChangelist:
         assert response.status_code == 200
         assert listed(response) == ["c", "a", "b"]
         content = response.content.decode()
-        assert "16,000.0 ms" in content  # total
-        assert "533.3 ms" in content  # mean of c: 16000 / 30
-        assert "c/&lt;int:pk&gt;/" in content  # the route, escaped
+        assert "16,000.0" in content  # total
+        assert "reports · c/&lt;int:pk&gt;/" in content  # database and route, escaped
+        # The mean is on the detail page, not in the list (it would not fit beside it).
+        detail = admin_client.get(
+            change_url(SlowQuery.objects.get(fingerprint="c" * 32))
+        )
+        assert "533.3" in detail.content.decode()  # mean of c: 16000 / 30
 
     @pytest.mark.parametrize(
         ("name", "ascending"),
@@ -88,7 +92,6 @@ class TestChangelist:
             ("total", ["b", "a", "c"]),
             ("slowest", ["c", "a", "b"]),
             ("count", ["b", "a", "c"]),
-            ("mean", ["c", "a", "b"]),
             ("seen", ["b", "c", "a"]),
         ],
     )
@@ -133,8 +136,8 @@ class TestDetail:
         assert "Index Cond: (id = ?)</pre>" in content
         assert "a/&lt;int:pk&gt;/" in content
         assert "req-a" in content
-        assert "2,000.0 ms" in content
-        assert "900.0 ms" in content
+        assert "2,000.0" in content
+        assert "900.0" in content
 
     def test_a_query_without_a_plan_has_no_plan_section(self, admin_client, rows):
         content = admin_client.get(change_url(rows[1])).content.decode()
