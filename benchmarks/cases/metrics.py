@@ -27,6 +27,7 @@ import atexit
 import functools
 import importlib.util
 import os
+import statistics
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -50,6 +51,7 @@ SILK_SHARE = 0.05  # silk costs ~50× a bare request: 1/20 of the requests
 # full run stays under 8 minutes on PostgreSQL.
 SELECT_SHARE = 0.5
 T1_US = 10.0
+RESEARCH_BASELINE_US = 112.7  # the research notes' (b): Django's default MIDDLEWARE
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
 KEY_PREFIX = "prodkit-bench-metrics"
 
@@ -742,7 +744,7 @@ def extra(
             markdown(header, body),
             "",
             _per_flush(),
-            _t1(deltas),
+            _t1(deltas, statistics.median(item.p50_us for item in stats["a"])),
         ]
     )
     return text, {"database": database, "caches": cache, "cases": data}
@@ -794,21 +796,35 @@ def _per_flush() -> str:
     )
 
 
-def _t1(deltas: Mapping[str, float]) -> str:
-    """T1's budget of one prodkit middleware, on the JSON view."""
-    verdicts = ", ".join(
-        f"{name} ({key}) {signed(deltas[key])} µs {'yes' if deltas[key] <= T1_US else 'NO'}"
+def _t1(deltas: Mapping[str, float], baseline_us: float) -> str:
+    """T1's budget of one prodkit middleware, on the JSON view.
+
+    T1 was set where Django's default stack took 112.7 µs (the research notes' (b)); it is
+    also given scaled by this run's baseline, since CPU costs scale with the machine.
+    """
+    scaled = T1_US * baseline_us / RESEARCH_BASELINE_US
+    middlewares = [
+        (name, key)
         for name, key in (
             ("MetricsMiddleware", "m"),
             ("MetricsMiddleware on django-redis", "n"),
             ("QueriesMiddleware", "q"),
         )
         if key in deltas
+    ]
+    verdicts = ", ".join(
+        f"{name} ({key}) {signed(deltas[key])} µs {'yes' if deltas[key] <= T1_US else 'NO'}"
+        for name, key in middlewares
+    )
+    scaled_verdicts = ", ".join(
+        f"({key}) {'yes' if deltas[key] <= scaled else 'NO'}" for _, key in middlewares
     )
     return (
         f"T1, each prodkit middleware ≤ {T1_US:g} µs over Django's default MIDDLEWARE "
-        f"(JSON view): {verdicts}; both together (b) {signed(deltas['b'])} µs; "
-        f"django-prometheus (p) {signed(deltas['p'])} µs."
+        f"(JSON view): {verdicts}; scaled by (a) ({baseline_us:.1f} µs here, "
+        f"{RESEARCH_BASELINE_US} µs in the research notes): ≤ {scaled:.1f} µs: "
+        f"{scaled_verdicts}. Both together (b) {signed(deltas['b'])} µs; "
+        f"django-prometheus (p) {signed(deltas['p'])} µs (research notes +53.0)."
     )
 
 
