@@ -274,7 +274,7 @@ def _arm(key: str, *, recorder: bool, rollups: bool, silk: bool) -> Callable[[],
             _now["case"] = key
             stack.callback(_now.update, case=None)
             stack.enter_context(
-                _connection(*([_state["recorder"]] if recorder else []))
+                _connection(*([_state["recorder"].wrapper] if recorder else []))
             )
             if rollups:
                 stack.enter_context(_rollups(key))

@@ -293,9 +293,9 @@ def _find_recorder() -> Any:
     """The recorder ``connection_created`` put on the connection: exactly one."""
     from django.db import connection
 
-    from django_prodkit.queries.recorder import QueryRecorder
+    from django_prodkit.queries.recorder import recorders
 
-    found = [w for w in connection.execute_wrappers if isinstance(w, QueryRecorder)]
+    found = recorders(connection)
     assert len(found) == 1, f"prodkit's recorder on the connection: {found}"
     recorder = found[0]
     assert recorder.threshold == 0.5, (
@@ -309,7 +309,7 @@ def _prodkit(*, scope: bool) -> Iterator[None]:
     """prodkit's recorder alone on the connection; inside a ``track()`` block or not."""
     from django_prodkit.queries import track
 
-    with _wrappers(_state["recorder"]):
+    with _wrappers(_state["recorder"].wrapper):
         if not scope:
             yield
             return
@@ -514,7 +514,7 @@ def build() -> list[Case]:
             verify=_verify(
                 "b",
                 SELECT_RESULT,
-                wrappers=[_state["recorder"]],
+                wrappers=[_state["recorder"].wrapper],
                 before=_fast_path_before,
                 after=_fast_path_counted(fast_path),
             ),
@@ -527,7 +527,7 @@ def build() -> list[Case]:
             verify=_verify(
                 "c",
                 SELECT_RESULT,
-                wrappers=[_state["recorder"]],
+                wrappers=[_state["recorder"].wrapper],
                 before=_stats_before,
                 after=_stats_counted,
             ),
@@ -561,7 +561,7 @@ def build() -> list[Case]:
             verify=_verify(
                 "q",
                 ORM_RESULT,
-                wrappers=[_state["recorder"]],
+                wrappers=[_state["recorder"].wrapper],
                 before=_stats_before,
                 after=_stats_counted,
             ),
@@ -643,7 +643,7 @@ def _switches() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
 
         return on, off
 
-    recorder = [_state["recorder"]]
+    recorder = [_state["recorder"].wrapper]
     return {
         "a": switch([]),
         "r": switch([noop_wrapper]),

@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
 from django_prodkit import queries
+from django_prodkit.queries import recorder as recorder_module
 from django_prodkit.queries.models import SlowQuery
 from django_prodkit.queries.recorder import QueryRecorder
 from django_prodkit.queries.slow import muted
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def recorders(wrapper: BaseDatabaseWrapper = connection) -> list[QueryRecorder]:
-    return [w for w in wrapper.execute_wrappers if isinstance(w, QueryRecorder)]
+    return recorder_module.recorders(wrapper)
 
 
 def slow_records(caplog):
@@ -31,10 +32,10 @@ def slow_records(caplog):
 
 def test_every_connection_has_one_recorder_first():
     connection.ensure_connection()
-    [recorder] = recorders()
-    assert connection.execute_wrappers[0] is recorder
-    assert recorder.alias == "default"
-    assert recorder.threshold == 0.5
+    [installed] = recorders()
+    assert connection.execute_wrappers[0] is installed.wrapper
+    assert installed.alias == "default"
+    assert installed.threshold == 0.5
 
 
 def test_a_reconnection_does_not_install_a_second_recorder():
@@ -62,7 +63,7 @@ def test_a_connection_opened_inside_an_execute_wrapper_block_keeps_its_recorder(
     thread = threading.Thread(target=fresh_thread)
     thread.start()
     thread.join()
-    assert [type(w) for w in found] == [QueryRecorder]
+    assert [recorder_module.recorder_of(w) is not None for w in found] == [True]
 
 
 def test_thresholds_follow_the_settings(settings):
