@@ -111,17 +111,19 @@ def check_statement_timeout(
     """prodkit.W081 (deploy): a PostgreSQL database without ``statement_timeout``.
 
     With ``--database``, the server is asked (``SHOW statement_timeout``, which sees role
-    and database defaults too); otherwise the connection's options are read.
+    and database defaults too); otherwise, or when it does not answer, the connection's
+    options are read.
     """
     problems: list[CheckMessage] = []
     for alias in settings.DATABASES:
         if not _is_postgresql(alias):
             continue
+        timeout = None
         if databases is not None and alias in databases:
             timeout = _server_timeout(alias)
-        else:
+        if timeout is None:  # Not asked, or the server did not answer.
             timeout = _configured_timeout(settings.DATABASES[alias])
-        if timeout is None or timeout not in _NONE:
+        if timeout not in _NONE:
             continue
         problems.append(
             Warning(
@@ -137,7 +139,7 @@ def check_statement_timeout(
 
 
 def _server_timeout(alias: str) -> str | None:
-    """The server's value, or None when it cannot be asked (another check says why)."""
+    """The server's value, or None when it cannot be asked."""
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
