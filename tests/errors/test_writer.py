@@ -67,8 +67,10 @@ def test_occurrences_after_the_first_write_are_added(settings):
 
 def test_pending_groups_are_bounded(settings, caplog):
     settings.PRODKIT = {"ERRORS": {"MAX_PENDING": 2}}
-    # Five groups at once: the writer takes at most one before its pause, keeps two
-    # pending, and logs the rest instead of growing without bound.
+    # Five groups at once. The writer's first round takes what is pending when its
+    # thread wakes (one or two groups, depending on how soon it starts), then pauses
+    # for FLUSH_SECONDS; meanwhile at most two more are kept pending and the rest are
+    # logged instead of growing without bound. So at least one group is dropped.
     for name in ("A", "B", "C", "D", "E"):
         error_type = type(name, (Exception,), {})
         try:
@@ -77,7 +79,7 @@ def test_pending_groups_are_bounded(settings, caplog):
             errors.capture_exception()
 
     errors.flush()
-    assert writer.dropped >= 2
+    assert writer.dropped >= 1
     assert "too many groups pending" in caplog.text
     assert ErrorGroup.objects.count() == 5 - writer.dropped
 
