@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "django_prodkit"
 
-CHECK_ID = re.compile(r"prodkit\.[EW]\d{3}")
+CHECK_ID = re.compile(r"prodkit\.[EWI]\d{3}")
 # ``### SECTION.KEY: type``; a key of a nested section is ``### SECTION.NESTED.KEY: type``.
 KEY_HEADING = re.compile(r"### (?P<path>\w+(?:\.\w+)+): (?P<type>.+)")
 # ``## SECTION``, and ``## SECTION.NESTED`` above the keys of a nested section.

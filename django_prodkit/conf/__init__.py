@@ -28,7 +28,9 @@ from django_prodkit.conf.sections import (
     DatabaseCheckSettings,
     DiskCheckSettings,
     ErrorsSettings,
+    GateSettings,
     HealthSettings,
+    IndexesSettings,
     IdempotencySettings,
     LockingSettings,
     LogsSettings,
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AlertSettings",
     "ErrorsSettings",
+    "GateSettings",
+    "IndexesSettings",
     "BrokerCheckSettings",
     "CacheCheckSettings",
     "ClientIPSettings",

@@ -59,6 +59,10 @@ def percent(value: int) -> str | None:
     return None if 0 < value <= 100 else "must be a percentage between 1 and 100"
 
 
+def ratio(value: float) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1 (exclusive)"
+
+
 def optional_positive(value: float | None) -> str | None:
     return None if value is None else positive(value)
 
