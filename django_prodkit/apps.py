@@ -12,6 +12,7 @@ class ProdkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django_prodkit.checks import production
         from django_prodkit.checks.settings import check_settings
         from django_prodkit.errors.checks import check_errors
         from django_prodkit.health.checks import check_health
@@ -48,6 +49,13 @@ class ProdkitConfig(AppConfig):
             check_django_security,
         ):
             checks.register(deploy_check, "prodkit", checks.Tags.security, deploy=True)
+        for deploy_check in (
+            production.check_persistent_connections,
+            production.check_health_token,
+            production.check_upload_limits,
+            production.check_error_capture,
+        ):
+            checks.register(deploy_check, "prodkit", deploy=True)
         _connect_errors()
         _connect_queries()
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):

@@ -1,0 +1,1 @@
+"""A one-model app whose migration modules the gate tests swap with MIGRATION_MODULES."""
