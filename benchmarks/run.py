@@ -30,6 +30,7 @@ BENCHMARKS = {
     "errors": "benchmarks.cases.errors",
     "queries": "benchmarks.cases.queries",
     "metrics": "benchmarks.cases.metrics",
+    "deploy_gate": "benchmarks.cases.deploy_gate",
 }
 
 DEFAULTS = {"rounds": 5, "requests": 10_000}

@@ -1,0 +1,7 @@
+"""This app's share of the generated models (see ``benchmarks.gate_schema.generate``)."""
+
+from __future__ import annotations
+
+from benchmarks.gate_schema.generate import define
+
+globals().update(define("billing", __name__))

@@ -1,0 +1,1 @@
+"""One of the generated apps of the deploy-gate benchmark's project."""
