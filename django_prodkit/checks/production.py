@@ -34,11 +34,10 @@ def check_persistent_connections(
     """prodkit.W106: a database server reached anew for every request."""
     problems: list[CheckMessage] = []
     for alias, config in settings.DATABASES.items():
-        if config.get("CONN_MAX_AGE", 0) != 0 or (config.get("OPTIONS") or {}).get(
-            "pool"
-        ):
-            continue
-        if str(config.get("ENGINE", "")).endswith(_LOCAL_ENGINES):
+        persistent = config.get("CONN_MAX_AGE", 0) != 0
+        pooled = bool((config.get("OPTIONS") or {}).get("pool"))
+        local = str(config.get("ENGINE", "")).endswith(_LOCAL_ENGINES)
+        if persistent or pooled or local:
             continue
         problems.append(
             Warning(
@@ -47,8 +46,8 @@ def check_persistent_connections(
                 "pays a connection set-up, TLS and authentication included.",
                 hint=f"Set DATABASES[{alias!r}]['CONN_MAX_AGE'] = 60 with "
                 "CONN_HEALTH_CHECKS = True, or, on PostgreSQL with psycopg 3 (and "
-                "always under ASGI), OPTIONS = {'pool': True}. Behind a PgBouncer on the same "
-                "host, silence this check.",
+                "always under ASGI), OPTIONS = {'pool': True}. Behind a PgBouncer "
+                "on the same host, silence this check.",
                 obj=f"DATABASES[{alias!r}]",
                 id="prodkit.W106",
             )
