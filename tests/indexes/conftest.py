@@ -16,13 +16,19 @@ DEFECT_SQL = (
 )
 
 
-@pytest.fixture
-def schema_db(request: pytest.FixtureRequest) -> None:
-    """Database access in which tables can be created: SQLite's schema editor refuses
-    to run inside the test's transaction, PostgreSQL rolls the tables back with it."""
-    request.getfixturevalue(
-        "transactional_db" if connection.vendor == "sqlite" else "db"
-    )
+# Database access in which tables can be created: SQLite's schema editor refuses to run
+# inside the test's transaction, while PostgreSQL rolls the tables back with it.
+if connection.vendor == "sqlite":
+
+    @pytest.fixture
+    def schema_db(transactional_db: None) -> None:
+        return None
+
+else:
+
+    @pytest.fixture
+    def schema_db(db: None) -> None:
+        return None
 
 
 @pytest.fixture

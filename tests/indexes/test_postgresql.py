@@ -317,3 +317,28 @@ def test_structural_findings_leave_statistics_out(defects, settings):
         "redundant",
         "fk_redundant",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_table_read_by_sequential_scans_is_a_hint(settings):
+    if connection.pg_version < 150000:  # type: ignore[attr-defined]
+        pytest.skip("pg_stat_force_next_flush() needs PostgreSQL 15")
+    settings.PRODKIT = {"INDEXES": {"STATS_MIN_AGE_HOURS": 0, "SEQ_SCAN_MIN_ROWS": 100}}
+    with schema.tables([schema.Event]) as chosen:
+        schema.run_sql(
+            "INSERT INTO indexes_tests_event (kind) "
+            "SELECT 'k' || n FROM generate_series(1, 500) AS n",
+            "SELECT count(*) FROM indexes_tests_event WHERE id > 0",
+            "SELECT count(*) FROM indexes_tests_event WHERE id > 1",
+            "SELECT pg_stat_force_next_flush()",
+        )
+        report = inspect(models=chosen)
+
+    [hint] = by_kind(report)["seq_scans"]
+    assert (hint.id, hint.level, hint.table) == (
+        "prodkit.I118",
+        "info",
+        "indexes_tests_event",
+    )
+    assert "(500 rows)" in hint.message
+    assert hint.fix_operation is not None

@@ -97,8 +97,7 @@ class Command(BaseCommand):
         for reason in report.skipped:
             self.stdout.write(f"Skipped: {reason}.")
         counts = ", ".join(
-            f"{sum(f.level == level for f in report.findings)} {level}"
-            + ("s" if level != "info" else "")
+            _count(sum(f.level == level for f in report.findings), level)
             for level in ("error", "warning", "info")
         )
         summary = (
@@ -122,3 +121,8 @@ class Command(BaseCommand):
             self.stdout.write(f"    sql: {finding.fix_sql}")
         if finding.fix_operation:
             self.stdout.write(f"    change: {finding.fix_operation}")
+
+
+def _count(number: int, level: str) -> str:
+    plural = "" if number == 1 or level == "info" else "s"
+    return f"{number} {level}{plural}"
