@@ -83,6 +83,8 @@ def _counting_queries(statements: list[str]) -> Iterator[None]:
         return execute(sql, *args)
 
     def wrap(connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+        if record in connection.execute_wrappers:  # closed and opened again
+            return
         # First in the list, outermost: a command's own execute_wrapper() block, entered
         # before its connection opened, pops the last wrapper when it ends.
         connection.execute_wrappers.insert(0, record)
