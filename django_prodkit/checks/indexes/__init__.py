@@ -16,7 +16,7 @@ from django_prodkit import conf
 from django_prodkit.checks.indexes import catalog_postgresql, catalog_sqlite
 from django_prodkit.checks.indexes.analysis import Inspection, run_structural
 from django_prodkit.checks.indexes.catalog import Catalog
-from django_prodkit.checks.indexes.declared import declared_indexes
+from django_prodkit.checks.indexes.declared import declared_indexes, schema_editor
 from django_prodkit.checks.indexes.findings import (
     IDS,
     LEVELS,
@@ -98,7 +98,10 @@ def inspect(
     counter = _QueryCounter()
     with connection.execute_wrapper(counter):
         tables = {model._meta.db_table: model for model in chosen}
-        declared = [d for model in chosen for d in declared_indexes(model, connection)]
+        editor = schema_editor(connection)
+        declared = [
+            d for model in chosen for d in declared_indexes(model, connection, editor)
+        ]
         options = conf.get().indexes
         if connection.vendor == "postgresql":
             catalog = catalog_postgresql.read(
@@ -123,8 +126,7 @@ def inspect(
         inspection = Inspection(
             connection=connection, models=tables, declared=declared, catalog=catalog
         )
-        if catalog.tables or connection.vendor != "postgresql" or tables:
-            run_structural(inspection)
+        run_structural(inspection)
         if statistics:
             run_operational(inspection, options)
         elif connection.vendor == "postgresql":

@@ -10,6 +10,7 @@ running their statements, so names, operator classes and database features match
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect as pyinspect
 import os
 import re
@@ -78,12 +79,24 @@ def is_project_model(model: type[Model]) -> bool:
     return path is not None and is_project_file(os.path.abspath(path))
 
 
+def schema_editor(connection: BaseDatabaseWrapper) -> Any:
+    """A schema editor that is never entered, so it runs nothing; typed loosely since
+    the stubs lack the private helpers Django itself calls here."""
+    editor: Any = connection.schema_editor(atomic=False)
+    deterministic = getattr(editor, "_is_collation_deterministic", None)
+    if deterministic is not None:
+        # PostgreSQL asks the server about a field's collation for its _like index:
+        # once per collation, not once per field.
+        editor._is_collation_deterministic = functools.cache(deterministic)
+    return editor
+
+
 def declared_indexes(
-    model: type[Model], connection: BaseDatabaseWrapper
+    model: type[Model], connection: BaseDatabaseWrapper, editor: Any = None
 ) -> list[DeclaredIndex]:
     """Every index Django creates for ``model`` on ``connection``'s database."""
-    # Typed loosely: the stubs lack the private helpers Django itself calls here.
-    editor: Any = connection.schema_editor(atomic=False)
+    if editor is None:
+        editor = schema_editor(connection)
     meta = model._meta
     table = meta.db_table
     out: list[DeclaredIndex] = []
