@@ -10,6 +10,7 @@ from django.apps.registry import Apps
 from django.db import IntegrityError, connection, models
 
 from django_prodkit.checks.indexes import inspect, structural_findings
+from django_prodkit.checks.indexes.declared import declared_indexes
 from tests.indexes import schema
 from tests.indexes.conftest import by_kind, table_findings
 
@@ -342,3 +343,57 @@ def test_a_large_table_read_by_sequential_scans_is_a_hint(settings):
     )
     assert "(500 rows)" in hint.message
     assert hint.fix_operation is not None
+
+
+def test_a_missing_foreign_key_index_is_reported_once_as_missing(defects):
+    [declared] = [
+        d
+        for d in declared_indexes(schema.Loan, connection)
+        if d.source == "field" and d.field is not None and d.field.name == "book"
+    ]
+    schema.run_sql(f'DROP INDEX "{declared.definition.name}"')
+
+    report = inspect(models=defects, statistics=False)
+
+    loan = [f for f in report.findings if f.table == "indexes_tests_loan"]
+    assert sorted((f.id, f.columns) for f in loan) == [
+        ("prodkit.E111", ("book_id",)),
+        ("prodkit.W114", ("created",)),
+    ]
+
+
+def test_include_columns_count_apart_from_key_columns(schema_db):
+    registry = Apps()
+
+    class Row(models.Model):  # noqa: DJ008
+        a = models.IntegerField()
+        b = models.IntegerField()
+        c = models.IntegerField()
+
+        class Meta:
+            apps = registry
+            app_label = "indexes_include"
+            indexes = [
+                models.Index(fields=["a", "b"], name="row_a_b"),
+                models.Index(fields=["a"], include=["b"], name="row_a_incl_b"),
+                models.Index(fields=["c"], include=["a"], name="row_c_incl_a"),
+                models.Index(fields=["c", "b"], name="row_c_b"),
+            ]
+            constraints = [
+                models.UniqueConstraint(
+                    fields=["b"], include=["a"], name="row_b_uniq_incl_a"
+                ),
+            ]
+
+    with schema.tables([Row]) as chosen:
+        schema.run_sql("CREATE INDEX row_b_plain ON indexes_include_row (b)")
+        report = inspect(models=chosen, statistics=False)
+
+    found = sorted((f.kind, f.index) for f in report.findings)
+    assert found == [
+        # (a) INCLUDE (b): every lookup it serves, (a, b) serves with b at hand.
+        ("redundant", "row_a_incl_b"),
+        # (b) without INCLUDE is covered by the unique (b) INCLUDE (a); a unique
+        # index is never reported itself.
+        ("redundant", "row_b_plain"),
+    ]
