@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 
 from django_prodkit.checks.indexes import fixes
-from django_prodkit.checks.indexes.analysis import Inspection, covering, live_indexes
+from django_prodkit.checks.indexes.coverage import covering
+from django_prodkit.checks.indexes.inspection import Inspection, live_indexes
 from django_prodkit.conf import IndexesSettings
 
 _NO_TIMEOUT = frozenset({"0", "0ms", "0s", "0min", "0h", "0d"})
