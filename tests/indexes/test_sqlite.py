@@ -67,3 +67,22 @@ def test_a_table_that_is_not_there_is_skipped_not_reported(db):
         "table indexes_tests_event (indexes_tests.Event) is not in the database: are "
         "its migrations applied?" in report.skipped
     )
+
+
+def test_a_missing_unique_field_index_is_recreated_as_a_unique_index(schema_db):
+    with schema.tables([schema.Author]) as chosen:
+        schema.run_sql(
+            "DROP TABLE indexes_tests_author",
+            'CREATE TABLE indexes_tests_author ("id" integer NOT NULL PRIMARY KEY '
+            'AUTOINCREMENT, "name" varchar(50) NOT NULL, "email" varchar(80) NOT NULL)',
+            'CREATE INDEX "indexes_tests_author_name_c497f411" ON '
+            '"indexes_tests_author" ("name")',
+        )
+        report = inspect(models=chosen)
+
+    [missing] = report.findings
+    assert (missing.id, missing.columns) == ("prodkit.E111", ("email",))
+    assert missing.fix_sql == (
+        'CREATE UNIQUE INDEX "indexes_tests_author_email_key" ON '
+        '"indexes_tests_author" ("email");'
+    )

@@ -48,6 +48,8 @@ def create_missing(connection: BaseDatabaseWrapper, declared: DeclaredIndex) -> 
     if declared.source == "unique":
         name = quote(connection, f"{definition.table}_{definition.columns[0]}_key")
         statement = f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({columns})"
+        if connection.vendor != "postgresql":
+            statement = f"CREATE UNIQUE INDEX {name} ON {table} ({columns})"
     else:
         statement = declared.statement or ""
     match = _ADD_UNIQUE.match(statement)
