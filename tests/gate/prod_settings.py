@@ -23,7 +23,7 @@ _database = dj_database_url.parse(
     os.environ["PRODKIT_GATE_DATABASE_URL"], conn_max_age=60, conn_health_checks=True
 )
 if _database["ENGINE"] == "django.db.backends.postgresql":
-    _database["OPTIONS"] = {"options": "-c statement_timeout=5000"}
+    _database["OPTIONS"] = {"options": "-c statement_timeout=5000 -c lock_timeout=3000"}
 DATABASES = {"default": _database}
 
 CACHES = {

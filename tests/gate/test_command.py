@@ -118,18 +118,6 @@ def test_unknown_prodkit_key_exits_1(gate):
     assert "prodkit.E001" in ids(run)
 
 
-def test_fail_level_warning_turns_a_warning_into_exit_1(gate):
-    extra = "DATA_UPLOAD_MAX_NUMBER_FILES = None"
-
-    at_error = gate(extra=extra)
-    at_warning = gate("--fail-level", "warning", extra=extra)
-
-    assert at_error.returncode == 0, at_error.stderr
-    assert "(prodkit.W108)" in at_error.stdout
-    assert at_warning.returncode == 1
-    assert at_warning.stdout.rstrip().endswith("failed at fail level warning.")
-
-
 def test_sentry_counts_as_error_capture(gate):
     extra = (
         'PRODKIT = {**PRODKIT, "ERRORS": {"ENABLED": False}}\n'
@@ -137,17 +125,9 @@ def test_sentry_counts_as_error_capture(gate):
         f'sentry_sdk.init(dsn="https://public@127.0.0.1:{closed_port()}/1")'
     )
 
-    with_sentry = gate("--format", "json", "--tag", "prodkit", extra=extra)
-    without = gate(
-        "--format",
-        "json",
-        "--tag",
-        "prodkit",
-        extra='PRODKIT = {**PRODKIT, "ERRORS": {"ENABLED": False}}',
-    )
+    run = gate("--format", "json", "--tag", "prodkit", extra=extra)
 
-    assert "prodkit.W109" not in ids(with_sentry)
-    assert "prodkit.W109" in ids(without)
+    assert "prodkit.W109" not in ids(run)
 
 
 @pytest.fixture
@@ -159,7 +139,7 @@ def silent_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-TIMEOUT = 2.0
+TIMEOUT = 3.0
 
 
 def test_dead_and_hung_services_are_unreachable_within_the_timeout(gate, silent_port):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from io import StringIO
 
@@ -98,6 +99,20 @@ def test_fail_level_counts_results_at_or_above_it():
     assert report.passed("error")
     assert report.passed("warning")
     assert not report.passed("info")
+
+
+def test_fail_level_warning_turns_a_warning_into_exit_1(settings):
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
+
+    at_error, _ = prodkit_check("--tag", "prodkit")
+    at_warning, out = prodkit_check("--tag", "prodkit", "--fail-level", "warning")
+
+    assert (at_error, at_warning) == (0, 1)
+    assert "ERRORS:" not in out
+    assert out.rstrip().endswith("failed at fail level warning.")
 
 
 def test_json_output_is_one_document():
@@ -229,3 +244,32 @@ def test_database_checks_are_given_the_databases_that_answered():
     report = gate.run(["prodkit"])
 
     assert "prodkit.W081" not in ids(report)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_index_findings_are_results_at_their_level_under_the_indexes_tag():
+    # Committed, so that the gate's probe thread can connect: SQLite locks the schema
+    # of a shared in-memory database while another connection changes it.
+    from tests.locking.models import Comment
+
+    declared = Comment._meta.get_field("note")
+    dropped = copy.copy(declared)
+    dropped.db_index = False  # type: ignore[attr-defined]
+    with connection.schema_editor() as editor:
+        editor.alter_field(Comment, declared, dropped)
+    try:
+        report = gate.run(["indexes"])
+    finally:
+        with connection.schema_editor() as editor:
+            editor.alter_field(Comment, dropped, declared)
+
+    [missing] = [result for result in report.results if result.id == "prodkit.E111"]
+    assert (missing.level, missing.obj, missing.tags) == (
+        "error",
+        "locking_tests.Comment",
+        ("indexes",),
+    )
+    assert not report.passed("error")
+    assert all(
+        entry.startswith("indexes on database 'default': ") for entry in report.skipped
+    )
