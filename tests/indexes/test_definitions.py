@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from django.contrib.auth.models import User
+from django.core.checks import Error, Info
+
+from django_prodkit.checks.indexes import Finding
 from django_prodkit.checks.indexes.catalog_sqlite import split_create_index
-from django_prodkit.checks.indexes.definitions import identifiers, normalize_sql
+from django_prodkit.checks.indexes.definitions import (
+    IndexDef,
+    Key,
+    identifiers,
+    normalize_sql,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +63,53 @@ def test_split_create_index_reads_items_and_predicate():
 
     assert items == ['lower("a")', '"b" DESC', 'substr("c", 1, 2)']
     assert where == "\"d\" = 'it''s (here)'"
+
+
+def test_a_key_and_an_index_describe_themselves_as_sql():
+    keys = (
+        Key("name", opclass="varchar_pattern_ops", descending=True),
+        Key(None, "lowertitle", collation="C", nulls_first=True, sql="lower(title)"),
+    )
+    index = IndexDef(
+        table="t",
+        name="i",
+        method="gist",
+        keys=keys,
+        include=("a",),
+        unique=True,
+        nulls_not_distinct=True,
+        predicate="aisnotnull",
+        predicate_sql="(a IS NOT NULL)",
+    )
+
+    assert index.describe() == (
+        'UNIQUE USING gist (name varchar_pattern_ops DESC, lower(title) COLLATE "C" '
+        "NULLS FIRST) INCLUDE (a) NULLS NOT DISTINCT WHERE (a IS NOT NULL)"
+    )
+    assert index.columns == ("name",)
+
+
+def test_a_finding_becomes_a_check_message_with_its_model():
+    finding = Finding(
+        id="prodkit.W110",
+        kind="fk_without_index",
+        level="info",
+        database="default",
+        table="auth_user",
+        message="m",
+        hint="h",
+        model_class=User,
+    )
+
+    message = finding.check_message()
+    assert isinstance(message, Info)
+    assert (message.id, message.msg, message.hint, message.obj) == (
+        "prodkit.W110",
+        "m",
+        "h",
+        User,
+    )
+    assert not finding.at_least("warning")
+    table_only = dataclasses.replace(finding, level="error", model_class=None)
+    assert isinstance(table_only.check_message(), Error)
+    assert table_only.check_message().obj == "auth_user"

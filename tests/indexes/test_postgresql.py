@@ -397,3 +397,71 @@ def test_include_columns_count_apart_from_key_columns(schema_db):
         # index is never reported itself.
         ("redundant", "row_b_plain"),
     ]
+
+
+def test_a_missing_unique_constraint_is_rebuilt_concurrently_then_attached(
+    schema_db,
+):
+    with schema.tables([schema.Author]) as chosen:
+        schema.run_sql(
+            "ALTER TABLE indexes_tests_author "
+            "DROP CONSTRAINT indexes_tests_author_email_key"
+        )
+        report = inspect(models=chosen, statistics=False)
+
+    [missing] = report.findings
+    assert (missing.id, missing.columns) == ("prodkit.E111", ("email",))
+    assert missing.fix_sql == (
+        'CREATE UNIQUE INDEX CONCURRENTLY "indexes_tests_author_email_key" ON '
+        '"indexes_tests_author" ("email"); ALTER TABLE "indexes_tests_author" ADD '
+        'CONSTRAINT "indexes_tests_author_email_key" UNIQUE USING INDEX '
+        '"indexes_tests_author_email_key";'
+    )
+
+
+def test_declared_twice_and_a_foreign_key_no_model_knows(schema_db):
+    registry = Apps()
+
+    class Pair(models.Model):  # noqa: DJ008
+        a = models.IntegerField()
+        b = models.IntegerField()
+
+        class Meta:
+            apps = registry
+            app_label = "indexes_twice"
+            unique_together = [("a", "b")]
+            constraints = [models.UniqueConstraint(fields=["a", "b"], name="pair_ab")]
+
+    with schema.tables([Pair]) as chosen:
+        schema.run_sql(
+            "ALTER TABLE indexes_twice_pair ADD COLUMN other_id integer "
+            "REFERENCES indexes_twice_pair (id)"
+        )
+        report = inspect(models=chosen, statistics=False)
+
+    found = by_kind(report)
+    [duplicate] = found["duplicate"]
+    assert duplicate.fix_sql is not None
+    assert duplicate.fix_sql.startswith(
+        'ALTER TABLE "indexes_twice_pair" DROP CONSTRAINT'
+    )
+    assert duplicate.fix_operation is not None
+    assert duplicate.fix_operation.startswith("Remove ")
+    [fk] = found["fk_without_index"]
+    assert fk.columns == ("other_id",)
+    assert fk.fix_sql == (
+        'CREATE INDEX CONCURRENTLY "indexes_twice_pair_other_id_idx" ON '
+        '"indexes_twice_pair" ("other_id");'
+    )
+    assert fk.fix_operation is None
+
+
+def test_an_unsupported_database_is_skipped(db, monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "oracle")
+
+    report = inspect(models=[schema.Event])
+
+    assert report.findings == []
+    assert report.skipped == [
+        "every check: oracle is not supported, only PostgreSQL and SQLite"
+    ]
