@@ -164,6 +164,8 @@ def test_a_check_that_raises_is_one_error_result_not_a_traceback():
     assert (result.id, result.level) == ("prodkit.E104", "error")
     assert "broken_check: RuntimeError: boom" in result.message
     assert result.tags == ("gate-test",)
+    assert result.obj is not None
+    assert result.obj.endswith("broken_check")
 
 
 def test_a_cache_that_ignores_exceptions_is_still_reported_down(settings):

@@ -118,6 +118,7 @@ def _system_checks(report: Report, tags: set[str], databases: list[str]) -> None
         _section(
             report,
             f"the system check {check.__module__}.{name}",
+            f"{check.__module__}.{name}",
             functools.partial(_check_results, check, check_tags, databases),
             hint="Run manage.py check --deploy to see the traceback.",
             tags=check_tags,
@@ -150,6 +151,7 @@ def _migrations(report: Report, databases: Iterable[str]) -> None:
     _section(
         report,
         "the migration files",
+        "migrations",
         code,
         hint="Run manage.py makemigrations --check --dry-run to see the traceback.",
         tags=migrations.TAGS,
@@ -158,6 +160,7 @@ def _migrations(report: Report, databases: Iterable[str]) -> None:
         _section(
             report,
             f"the migrations of database {alias!r}",
+            f"DATABASES[{alias!r}]",
             functools.partial(migrations.unapplied, alias),
             hint=f"Run manage.py showmigrations --database {alias} to see the "
             "traceback.",
@@ -205,6 +208,7 @@ def _indexes(report: Report, alias: str) -> None:
     _section(
         report,
         f"index inspection of database {alias!r}",
+        f"DATABASES[{alias!r}]",
         inspect_alias,
         hint=f"Run manage.py prodkit_indexes --database {alias} to see the traceback.",
         tags=INDEX_TAGS,
@@ -214,6 +218,7 @@ def _indexes(report: Report, alias: str) -> None:
 def _section(
     report: Report,
     name: str,
+    obj: str,
     work: Callable[[], list[Result]],
     *,
     hint: str,
@@ -231,7 +236,7 @@ def _section(
                 level="error",
                 message=f"The gate could not run {name}: {reason}.",
                 hint=hint,
-                obj=name,
+                obj=obj,
                 tags=tags,
             )
         )
