@@ -8,6 +8,8 @@ import psycopg
 import pytest
 from django.apps.registry import Apps
 from django.db import IntegrityError, connection, models
+from django.db.models import F
+from django.db.models.functions import Collate, Lower, Upper
 
 from django_prodkit.checks.indexes import inspect, structural_findings
 from django_prodkit.checks.indexes.declared import declared_indexes
@@ -465,3 +467,47 @@ def test_an_unsupported_database_is_skipped(db, monkeypatch):
     assert report.skipped == [
         "every check: oracle is not supported, only PostgreSQL and SQLite"
     ]
+
+
+def test_postgresql_index_kinds_raise_no_false_finding(schema_db):
+    from django.contrib.postgres.indexes import BTreeIndex, GinIndex, HashIndex
+
+    registry = Apps()
+
+    class Wide(models.Model):  # noqa: DJ008
+        name = models.CharField(max_length=20)
+        data = models.JSONField(default=dict)
+        created = models.DateTimeField()
+        n = models.IntegerField(null=True)
+
+        class Meta:
+            apps = registry
+            app_label = "indexes_kinds"
+            indexes = [
+                models.Index(F("created").desc(), name="wide_created_desc"),
+                models.Index(Collate("name", "C"), name="wide_name_c"),
+                models.Index(Upper("name").desc(nulls_last=True), name="wide_upper"),
+                GinIndex(fields=["data"], name="wide_data_gin"),
+                BTreeIndex(fields=["n"], fillfactor=70, name="wide_n_btree"),
+                HashIndex(fields=["name"], name="wide_name_hash"),
+                # PostgreSQL prints the dates in UTC and the year as a range.
+                models.Index(
+                    fields=["n"],
+                    condition=models.Q(n__gt=5, name__startswith="a")
+                    | models.Q(created__year=2020),
+                    name="wide_cond",
+                ),
+                models.Index(
+                    fields=["name"], opclasses=["varchar_pattern_ops"], name="wide_ops"
+                ),
+            ]
+            constraints = [
+                models.UniqueConstraint(
+                    Lower("name"), F("n"), name="wide_uniq", nulls_distinct=False
+                )
+            ]
+
+    with schema.tables([Wide]) as chosen:
+        report = inspect(models=chosen, statistics=False)
+
+    assert report.findings == []

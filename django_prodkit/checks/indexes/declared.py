@@ -25,6 +25,7 @@ from django_prodkit.project_code import is_project_file
 
 _ORDER = re.compile(r"\s+(?:(ASC|DESC))?\s*(?:NULLS\s+(FIRST|LAST))?\s*$", re.I)
 _IDENTIFIER = re.compile(r'^"?([A-Za-z_][A-Za-z0-9_$]*)"?$')
+_COLLATE = re.compile(r'\s+COLLATE\s+"?([^"\s]+)"?$', re.I)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,10 +248,20 @@ def _expression_keys(part: Expressions) -> list[Key]:
         while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
             text = text[1:-1].strip()
         nulls_first = nulls is not None and (nulls == "FIRST") != bool(descending)
+        collation = None
+        collate = _COLLATE.search(text)
+        if collate and _IDENTIFIER.match(text[: collate.start()].strip()):
+            collation = collate[1]
+            text = text[: collate.start()].strip()
         bare = _IDENTIFIER.match(text)
-        if bare:  # ``F("name")`` is a plain key column in the catalog.
+        if bare:  # ``F("name")`` or ``Collate("name", ...)``: a column in the catalog.
             keys.append(
-                Key(bare[1], descending=bool(descending), nulls_first=nulls_first)
+                Key(
+                    bare[1],
+                    collation=collation,
+                    descending=bool(descending),
+                    nulls_first=nulls_first,
+                )
             )
         else:
             keys.append(

@@ -89,7 +89,7 @@ class Key:
         an expression is spelt."""
         if self.expression is None:
             return frozenset({(self.column or "").lower()})
-        return identifiers(self.expression) & columns
+        return identifiers(self.sql or self.expression) & columns
 
     def text(self) -> str:
         parts = [
