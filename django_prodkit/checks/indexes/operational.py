@@ -20,7 +20,7 @@ def run_operational(inspection: Inspection, options: IndexesSettings) -> None:
         return
     age = state.now - state.stats_since if state.stats_since else None
     since = (
-        f"{'reset' if state.stats_reset else 'server start'} at "
+        f"{'the statistics reset' if state.stats_reset else 'the server start'} at "
         f"{state.stats_since:%Y-%m-%d %H:%M} UTC ({_hours(age)} ago)"
         if state.stats_since is not None and age is not None
         else "an unknown time"
@@ -30,7 +30,7 @@ def run_operational(inspection: Inspection, options: IndexesSettings) -> None:
     )
     if fresh:
         inspection.skipped.append(
-            f"unused indexes and sequential scans: the statistics date from the "
+            f"unused indexes and sequential scans: the statistics count from "
             f"{since}, younger than INDEXES.STATS_MIN_AGE_HOURS "
             f"({options.stats_min_age_hours:g})"
         )
@@ -86,7 +86,7 @@ def _unused(inspection: Inspection, options: IndexesSettings, since: str) -> Non
             index=index.name,
             message=(
                 f"Index {index.name} on {index.table} ({_size(index.size or 0)}) has "
-                f"not been scanned on this node since the statistics' {since}."
+                f"not been scanned on this node since {since}."
             ),
             hint=(
                 "Statistics are per server: check the replicas before dropping it, "
@@ -114,8 +114,7 @@ def _seq_scans(inspection: Inspection, options: IndexesSettings, since: str) -> 
             message=(
                 f"Table {stats.table} ({stats.live_rows} rows) was read by "
                 f"{stats.seq_scans} sequential scans ({stats.seq_rows} rows in all) "
-                f"and {stats.index_scans} index scans on this node since the "
-                f"statistics' {since}."
+                f"and {stats.index_scans} index scans on this node since {since}."
             ),
             hint=(
                 "Find the queries that scan it (the slow-query log, "
