@@ -23,3 +23,10 @@ class IndexTests(TestCase):
     def test_no_index_problem(self) -> None:
         problems = [f for f in structural_findings() if f.level != "info"]
         self.assertEqual(problems, [])  # noqa: PT009 - the unittest way, on purpose.
+
+
+@pytest.mark.django_db
+def test_prodkit_own_tables_raise_no_finding_at_all():
+    findings = structural_findings()
+
+    assert [f for f in findings if (f.table or "").startswith("prodkit_")] == []
