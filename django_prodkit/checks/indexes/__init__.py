@@ -15,7 +15,6 @@ from django.db.models import Model
 from django_prodkit import conf
 from django_prodkit.checks.indexes import catalog_postgresql, catalog_sqlite
 from django_prodkit.checks.indexes.analysis import Inspection, run_structural
-from django_prodkit.checks.indexes.catalog import Catalog
 from django_prodkit.checks.indexes.declared import declared_indexes, schema_editor
 from django_prodkit.checks.indexes.findings import (
     IDS,
@@ -93,8 +92,14 @@ def inspect(
         django.db.DatabaseError: The database cannot be read.
     """
     connection = connections[database]
-    chosen = inspected_models(database, models)
     report = Report(database=database, vendor=connection.vendor)
+    if connection.vendor not in {"postgresql", "sqlite"}:
+        report.skipped.append(
+            f"every check: {connection.vendor} is not supported, only PostgreSQL "
+            "and SQLite"
+        )
+        return report
+    chosen = inspected_models(database, models)
     counter = _QueryCounter()
     with connection.execute_wrapper(counter):
         tables = {model._meta.db_table: model for model in chosen}
@@ -110,19 +115,11 @@ def inspect(
                 statistics=statistics,
                 long_session_seconds=options.long_session_seconds,
             )
-        elif connection.vendor == "sqlite":
+        else:
             catalog = catalog_sqlite.read(connection, tables)
             report.skipped.extend(
                 _SQLITE_SKIPPED if statistics else _SQLITE_SKIPPED[:1]
             )
-        else:
-            catalog = Catalog()
-            report.skipped.append(
-                f"every check: {connection.vendor} is not supported, only PostgreSQL "
-                "and SQLite"
-            )
-            report.queries = counter.count
-            return report
         inspection = Inspection(
             connection=connection, models=tables, declared=declared, catalog=catalog
         )
