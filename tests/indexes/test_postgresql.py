@@ -249,7 +249,8 @@ def test_database_state_findings(schema_db, settings):
             "ALTER TABLE indexes_tests_event ADD CONSTRAINT event_kind_set "
             "CHECK (kind <> '') NOT VALID",
         )
-        with psycopg.connect(**params, application_name="idle-holder") as other:
+        params["application_name"] = "idle-holder"
+        with psycopg.connect(**params) as other:
             other.execute("SELECT 1")  # Opens a transaction, left idle.
             time.sleep(0.2)
             report = inspect(models=chosen)
