@@ -512,3 +512,12 @@ def test_postgresql_index_kinds_raise_no_false_finding(schema_db):
         report = inspect(models=chosen, statistics=False)
 
     assert report.findings == []
+
+
+def test_a_column_index_is_not_taken_for_another_order(defects):
+    schema.run_sql('CREATE INDEX book_title_desc ON indexes_tests_book ("title" DESC)')
+
+    report = inspect(models=defects, statistics=False)
+
+    book = sorted((f.kind, f.index) for f in report.findings if f.columns == ("title",))
+    assert book == [("missing", "book_title_idx"), ("undeclared", "book_title_desc")]

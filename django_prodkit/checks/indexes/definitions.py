@@ -84,11 +84,11 @@ class Key:
     def is_column(self, name: str | None = None) -> bool:
         return self.expression is None and (name is None or self.column == name)
 
-    def loose(self, columns: frozenset[str]) -> frozenset[str]:
-        """The table's columns this key mentions, for a comparison that forgives how
-        an expression is spelt."""
+    def loose(self, columns: frozenset[str]) -> object:
+        """This key for a comparison that forgives how an expression is spelt: a
+        column key as it is, an expression by the table's columns it mentions."""
         if self.expression is None:
-            return frozenset({(self.column or "").lower()})
+            return self
         return identifiers(self.sql or self.expression) & columns
 
     def text(self) -> str:
