@@ -30,3 +30,13 @@ def test_prodkit_own_tables_raise_no_finding_at_all():
     findings = structural_findings()
 
     assert [f for f in findings if (f.table or "").startswith("prodkit_")] == []
+
+
+@pytest.mark.django_db
+def test_a_package_model_gets_no_model_change_to_make():
+    [permission] = [f for f in structural_findings() if f.table == "auth_permission"]
+
+    assert (permission.kind, permission.level) == ("fk_redundant", "info")
+    assert permission.hint.startswith("The model belongs to an installed package")
+    assert permission.fix_operation is None
+    assert permission.fix_sql is not None

@@ -21,6 +21,13 @@ from django_prodkit.checks.indexes.findings import IDS, Finding
 # Kinds whose fix on an auto-created many-to-many table needs an explicit through
 # model: Django creates that redundancy itself (ticket #22125).
 _REDUNDANCY = frozenset({"duplicate", "redundant", "fk_redundant"})
+# Kinds whose fix, on a package's model, is still the package's own migrations.
+_MISSING_KINDS = frozenset({"missing", "invalid", "fk_without_index"})
+_PACKAGE_HINT = (
+    "The model belongs to an installed package, whose code is not yours to change: "
+    "leave it, or run the SQL knowing that the package's later migrations expect the "
+    "schema its own migrations made."
+)
 
 
 @dataclasses.dataclass(slots=True)
@@ -57,10 +64,13 @@ class Inspection:
     ) -> None:
         check_id, level = IDS[kind]
         model = self.models.get(table) if table else None
-        if model is not None and (
-            not is_project_model(model)
-            or (model._meta.auto_created and kind in _REDUNDANCY)
-        ):
+        if model is not None and not is_project_model(model):
+            level = "info"
+            if kind not in _MISSING_KINDS:
+                # The package's code is not the project's to change.
+                hint = _PACKAGE_HINT
+                fix_operation = None
+        elif model is not None and model._meta.auto_created and kind in _REDUNDANCY:
             level = "info"
         if table is not None and index is not None:
             self.reported.add((table, index))
