@@ -25,7 +25,9 @@ Cases, per size, each run once per round with the cases interleaved:
 
 Inside each process the SQL sent through Django's connections during the command is
 counted (``connection.execute_wrapper``), and catalog queries (``pg_*``,
-``information_schema``, ``sqlite_master``, ``PRAGMA``) apart; before and after timing,
+``information_schema``, ``sqlite_master``, ``PRAGMA``) apart, and the statements of
+prodkit's own writer threads left out (a catalog query slow enough to be recorded as a
+slow query makes them, at no fixed time); before and after timing,
 ``prodkit_indexes``' own count (``inspect(...).queries``) is read too. The extra table gives
 each case's process time against Django today at the same size, the command's own time,
 the queries and what each command found; the last lines check that the prodkit commands'
@@ -345,6 +347,8 @@ def extra(
     process: dict[str, float] = {}
     queries: dict[str, tuple[int, int]] = {}
     reported: dict[str, list[int]] = {}
+    varying: dict[str, list[tuple[int, int]]] = {}
+    writer = 0
     for case in cases:
         key, size = case.key, int(case.key[1:])
         seconds = [item.p50_us / 1e6 for item in stats[key]]
@@ -355,24 +359,33 @@ def extra(
         command = statistics.median(
             sum(result.get("command_s", 0.0) for result in run) for run in RUNS[key]
         )
-        counts = {_queries(run) for run in RUNS[key] + VERIFIED[key]}
-        assert len(counts) == 1, f"case ({key}): SQL counts vary between runs: {counts}"
-        queries[key] = counts.pop()
+        counts = sorted({_queries(run) for run in RUNS[key] + VERIFIED[key]})
+        queries[key] = counts[0]
+        if len(counts) > 1:  # reported, and fails the constancy line, not the run
+            varying[key] = counts
         reported[key] = [
             result["report"]["queries"]
             for run in VERIFIED[key]
             for result in run
             if "report" in result
         ]
+        writer += sum(
+            result.get("writer_queries", 0)
+            for run in RUNS[key] + VERIFIED[key]
+            for result in run
+        )
         process[key] = statistics.median(seconds)
         last = VERIFIED[key][-1]
+        sql = f"{queries[key][0]} ({queries[key][1]})"
+        if key in varying:
+            sql = " or ".join(f"{total} ({catalog})" for total, catalog in counts)
         body.append(
             [
                 f"({key}) {case.label}",
                 _seconds(Span.of(seconds)),
                 "—" if key[0] == BASELINE_STEM else f"{ratio:.2f}",
                 f"{command:.2f}",
-                f"{queries[key][0]} ({queries[key][1]})",
+                sql,
                 _found(last),
             ]
         )
@@ -380,8 +393,8 @@ def extra(
             "process_s": round(process[key], 3),
             "ratio_vs_django_today": round(ratio, 3),
             "command_s": round(command, 3),
-            "queries": queries[key][0],
-            "catalog_queries": queries[key][1],
+            "queries": [total for total, _ in counts],
+            "catalog_queries": [catalog for _, catalog in counts],
             "inspect_queries": reported[key],
             "found": [result.get("found", {}) for result in last],
             "exits": [result.get("exit") for result in last],
@@ -403,8 +416,11 @@ def extra(
         "",
         markdown(header, body),
         "",
-        *_constancy(cases, queries, reported),
-        _target(process, queries),
+        *_constancy(cases, queries, reported, varying),
+        _target(process, queries, varying),
+        f"prodkit's slow-query and error writer threads sent {writer} statements over "
+        "all runs (a catalog query slower than QUERIES' threshold is recorded); they "
+        "are not counted above.",
     ]
     if MISSING:
         lines.append(f"not run (not in this checkout yet): {', '.join(MISSING)}")
@@ -436,6 +452,7 @@ def _constancy(
     cases: Sequence[Case],
     queries: Mapping[str, tuple[int, int]],
     reported: Mapping[str, list[int]],
+    varying: Mapping[str, object],
 ) -> list[str]:
     """One line per command: its SQL at every size, and whether it is constant."""
     lines = []
@@ -452,14 +469,20 @@ def _constancy(
         if inspected:
             line += f"; inspect().queries {' / '.join(map(str, inspected))}"
         if kind.prodkit:
-            constant = len(set(counts)) == 1 and len(inspected) <= 1
+            constant = (
+                len(set(counts)) == 1
+                and len(inspected) <= 1
+                and not any(f"{stem}{size}" in varying for size in SIZES)
+            )
             line += f": constant {'yes' if constant else 'NO'}"
         lines.append(line)
     return lines
 
 
 def _target(
-    process: Mapping[str, float], queries: Mapping[str, tuple[int, int]]
+    process: Mapping[str, float],
+    queries: Mapping[str, tuple[int, int]],
+    varying: Mapping[str, object],
 ) -> str:
     """Issue 8's target: both commands under 5 s at 300 models, queries constant."""
     size = max(SIZES)
@@ -474,7 +497,9 @@ def _target(
     met = True
     for stem, label in checked:
         seconds = process[f"{stem}{size}"]
-        constant = len({queries[f"{stem}{other}"][0] for other in SIZES}) == 1
+        constant = len(
+            {queries[f"{stem}{other}"][0] for other in SIZES}
+        ) == 1 and not any(f"{stem}{other}" in varying for other in SIZES)
         met = met and seconds < TARGET_SECONDS and constant
         parts.append(
             f"{label} {seconds:.2f} s {'yes' if seconds < TARGET_SECONDS else 'NO'}, "

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ CATALOG = re.compile(
     r"\b(pg_catalog|pg_\w+|information_schema|sqlite_master|sqlite_schema)\b|^\s*PRAGMA",
     re.IGNORECASE,
 )
+# prodkit's own writer threads (slow queries, errors): what they store is not the command's
+# SQL, and appears only when a catalog query was slow enough to be recorded.
+WRITER_THREADS = ("prodkit-queries", "prodkit-errors", "prodkit-writer")
 CHECK_ID = re.compile(r"\((\w+(?:\.\w+)*\.[EWIC]\d{3})\)")
 # What each case runs: the command, its arguments and options, as ``call_command`` takes them.
 COMMANDS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
@@ -65,8 +69,8 @@ def _setup_django() -> None:
 
 
 @contextmanager
-def _counting_queries(statements: list[str]) -> Iterator[None]:
-    """Record the SQL sent through Django's connections, in any thread.
+def _counting_queries(statements: list[tuple[str, str]]) -> Iterator[None]:
+    """Record the SQL sent through Django's connections, in any thread, with its thread.
 
     The gate probes each database in a thread of its own, with a connection of that
     thread: a wrapper goes on every connection opened while counting, and on those of
@@ -79,7 +83,7 @@ def _counting_queries(statements: list[str]) -> Iterator[None]:
     wrapped: list[BaseDatabaseWrapper] = []
 
     def record(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
-        statements.append(sql)
+        statements.append((threading.current_thread().name, sql))
         return execute(sql, *args)
 
     def wrap(connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -152,7 +156,7 @@ def run(case: str, *, verify: bool) -> dict[str, object]:
     result: dict[str, object] = {"case": case, "setup_s": ready - STARTED}
     if not name:
         return {**result, "command_s": 0.0, "queries": 0, "catalog_queries": 0}
-    statements: list[str] = []
+    statements: list[tuple[str, str]] = []
     output, errors = io.StringIO(), io.StringIO()
     differences: list[str] = []
     undo = _sqldiff_recorder(differences) if case == "sqldiff" else None
@@ -169,11 +173,13 @@ def run(case: str, *, verify: bool) -> dict[str, object]:
         elapsed = time.perf_counter() - started
         if undo is not None:
             undo()
+    commands = [sql for thread, sql in statements if thread not in WRITER_THREADS]
     result.update(
         command_s=elapsed,
         exit=exit_code,
-        queries=len(statements),
-        catalog_queries=sum(1 for sql in statements if CATALOG.search(sql)),
+        queries=len(commands),
+        catalog_queries=sum(1 for sql in commands if CATALOG.search(sql)),
+        writer_queries=len(statements) - len(commands),
         found=_summary_of(case, output.getvalue(), errors.getvalue()),
     )
     if differences:
