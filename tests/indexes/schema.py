@@ -137,6 +137,9 @@ class Tag(models.Model):  # noqa: DJ008
 
 
 class Event(models.Model):  # noqa: DJ008
+    # A 32-bit key whatever DEFAULT_AUTO_FIELD says (BigAutoField since Django 6.0), so
+    # that a sequence set to 2,000,000,000 is near the end of its range.
+    id = models.AutoField(primary_key=True)
     kind = models.CharField(max_length=20)
 
     class Meta:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
 
 from django.conf import settings
 from django.core.checks import CheckMessage
@@ -21,7 +19,6 @@ from django_prodkit.checks.gate.results import Report, Result
 GATE_TAGS = ("migrations", "connectivity", "indexes")
 INDEXED_VENDORS = ("postgresql", "sqlite")
 INDEX_TAGS = ("indexes",)
-INDEXES_MODULE = "django_prodkit.checks.indexes"
 
 
 class UsageError(ValueError):
@@ -168,15 +165,6 @@ def _migrations(report: Report, databases: Iterable[str]) -> None:
         )
 
 
-class _Finding(Protocol):
-    def check_message(self) -> CheckMessage: ...
-
-
-class _IndexReport(Protocol):
-    findings: Sequence[_Finding]
-    skipped: Sequence[str]
-
-
 def _indexes(report: Report, alias: str) -> None:
     vendor = connections[alias].vendor
     if vendor not in INDEXED_VENDORS:
@@ -186,17 +174,10 @@ def _indexes(report: Report, alias: str) -> None:
         return
 
     def inspect_alias() -> list[Result]:
-        # Imported here: index inspection loads its catalog queries only when it runs.
-        try:
-            module = importlib.import_module(INDEXES_MODULE)
-        except ModuleNotFoundError as exc:
-            if exc.name != INDEXES_MODULE:
-                raise
-            report.skipped.append(
-                f"indexes on database {alias!r}: index inspection is not installed"
-            )
-            return []
-        found: _IndexReport = module.inspect(alias)
+        # Imported here: the index inspection modules load only when the section runs.
+        from django_prodkit.checks.indexes import inspect
+
+        found = inspect(alias)
         report.skipped.extend(
             f"indexes on database {alias!r}: {entry}" for entry in found.skipped
         )
