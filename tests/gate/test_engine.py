@@ -169,6 +169,7 @@ def test_a_check_that_raises_is_one_error_result_not_a_traceback():
 
 
 def test_a_cache_that_ignores_exceptions_is_still_reported_down(settings):
+    pytest.importorskip("django_redis")
     settings.CACHES = {
         **settings.CACHES,
         "dead": {

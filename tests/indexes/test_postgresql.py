@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
 from django.apps.registry import Apps
 from django.db import IntegrityError, connection, models
@@ -17,6 +16,8 @@ from tests.indexes import schema
 from tests.indexes.conftest import by_kind, table_findings
 
 pytestmark = pytest.mark.postgres
+# The "core" environment installs no extras: no psycopg, and no PostgreSQL run either.
+psycopg = pytest.importorskip("psycopg")
 
 
 def test_each_defect_is_reported_once_with_its_fix(defects):
