@@ -57,6 +57,7 @@ class ProdkitConfig(AppConfig):
         ):
             checks.register(deploy_check, "prodkit", deploy=True)
         _connect_errors()
+        _connect_jobs()
         _connect_queries()
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
             from django_prodkit.health import register
@@ -89,6 +90,17 @@ def _connect_queries() -> None:
     celery_signals.worker_process_shutdown.connect(
         lambda **kwargs: flush(2.0), dispatch_uid="prodkit.queries.flush", weak=False
     )
+
+
+def _connect_jobs() -> None:
+    """Record dead letters and carry request IDs into tasks, when Celery is installed."""
+    try:
+        from celery import signals as celery_signals
+    except ImportError:
+        return
+    from django_prodkit.jobs import receivers
+
+    receivers.connect(celery_signals)
 
 
 def _connect_errors() -> None:
