@@ -166,6 +166,7 @@ def task_finished(
                 DeadLetter.Outcome.REJECTED,
                 extra.get("args"),
                 extra.get("kwargs"),
+                rejection=retval,
             )
     except Exception as error:
         _internal_failure(error)
@@ -221,9 +222,15 @@ def _record(
     outcome: str,
     args: Any,
     kwargs: Any,
+    rejection: Reject | None = None,
 ) -> None:
     request = getattr(task, "request", None)
     now = timezone.now()
+    # Reject(ValueError(...)) names an exception that was never raised: the Reject's
+    # own traceback shows where the task gave up.
+    traced = exception
+    if exception.__traceback__ is None and isinstance(rejection, BaseException):
+        traced = rejection
     if args is None and kwargs is None:
         args, kwargs = getattr(request, "args", None), getattr(request, "kwargs", None)
     args, kwargs, arguments_repr, reason = _arguments(args, kwargs)
@@ -248,7 +255,7 @@ def _record(
             exception_type=_type_name(type(exception))[:255],
             message=short(scrub_text(_text(exception)), MESSAGE_LENGTH),
             traceback=_tail(
-                scrub_text("".join(tracebacks.format_exception(exception))),
+                scrub_text("".join(tracebacks.format_exception(traced))),
                 TRACEBACK_LENGTH,
             ),
             attempts=int(retries) + 1,

@@ -208,6 +208,8 @@ def test_a_rejection_without_requeue_is_a_dead_letter(worker):
         "order 9 is malformed",
     )
     assert entry.args == [9]
+    # The reason was never raised: the traceback is the Reject's, from the task.
+    assert "raise Reject(" in entry.traceback
 
 
 def test_arguments_that_are_not_json_are_kept_as_a_repr_and_not_retryable(worker):

@@ -100,6 +100,31 @@ def test_the_task_has_the_request_id_for_its_duration_only():
     assert receivers._running == {}
 
 
+def test_a_task_enqueued_by_a_task_carries_the_request_id_on():
+    receivers.task_starting(task_id="parent", task=fake_task(prodkit_request_id="r-9"))
+    try:
+        headers: dict[str, Any] = {"id": "child"}
+        receivers.task_publishing(headers=headers)
+    finally:
+        receivers.task_finished(task_id="parent", state="SUCCESS", retval=None)
+    assert headers[jobs.REQUEST_ID_HEADER] == "r-9"
+
+
+def test_a_retry_carries_the_first_failure_time_on():
+    first = "2026-01-02T03:04:05+00:00"
+    task = fake_task(prodkit_first_failed_at=first)
+    receivers.task_starting(task_id="t1", task=task)
+    try:
+        retry: dict[str, Any] = {"id": "t1", "retries": 2}
+        other: dict[str, Any] = {"id": "t2", "retries": 0}
+        receivers.task_publishing(headers=retry)
+        receivers.task_publishing(headers=other)
+    finally:
+        receivers.task_finished(task_id="t1", state="RETRY", retval=None)
+    assert retry[receivers.FIRST_FAILURE_HEADER] == first
+    assert receivers.FIRST_FAILURE_HEADER not in other
+
+
 def test_a_receiver_never_raises(caplog):
     class Broken:
         name = "shop.broken"
