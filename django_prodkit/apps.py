@@ -17,6 +17,7 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.errors.checks import check_errors
         from django_prodkit.health.checks import check_health
         from django_prodkit.idempotency.checks import check_idempotency
+        from django_prodkit.jobs.checks import check_jobs
         from django_prodkit.locking.checks import check_locking
         from django_prodkit.logs.checks import check_middleware
         from django_prodkit.metrics.checks import check_metrics
@@ -38,6 +39,7 @@ class ProdkitConfig(AppConfig):
         checks.register(check_ratelimit, "prodkit")
         checks.register(check_idempotency, "prodkit")
         checks.register(check_errors, "prodkit")
+        checks.register(check_jobs, "prodkit")
         checks.register(check_metrics, "prodkit")
         checks.register(check_queries, "prodkit")
         checks.register(check_statement_timeout, "prodkit", deploy=True)
