@@ -240,3 +240,19 @@ def _a_failure(task_id: str) -> Any:
         root_id="",
         request_id="",
     )
+
+
+def test_a_stopping_worker_process_logs_what_it_could_not_store(caplog, monkeypatch):
+    caplog.set_level(logging.ERROR, "django_prodkit.jobs")
+    monkeypatch.setattr(writer, "_wake", threading.Event())
+    monkeypatch.setattr(writer, "flush", lambda timeout=10.0: False)
+    with writer._lock:
+        writer._pending["late"] = _a_failure("late")
+
+    receivers.worker_stopping()
+
+    [record] = [r for r in caplog.records if hasattr(r, "dead_letter")]
+    assert record.getMessage().startswith(
+        "dead letter not stored (the worker process is stopping): shop.held[late]"
+    )
+    assert writer._pending == {}
