@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import logging
 import time
 import traceback as tracebacks
@@ -37,19 +36,20 @@ from celery.exceptions import Reject
 from django.utils import timezone
 
 from django_prodkit import conf
-from django_prodkit.errors.capture import (
+from django_prodkit.jobs import REQUEST_ID_HEADER
+from django_prodkit.jobs.failures import (
     MESSAGE_LENGTH,
     TRACEBACK_LENGTH,
-    _tail,
-    _text,
-    _type_name,
+    arguments,
+    exception_text,
+    short,
+    tail,
+    type_name,
 )
-from django_prodkit.errors.context import repr_short, short
-from django_prodkit.jobs import REQUEST_ID_HEADER
 from django_prodkit.jobs.models import REQUEST_ID_LENGTH, TASK_ID_LENGTH, DeadLetter
 from django_prodkit.jobs.writer import Failure, writer
 from django_prodkit.logs.context import current_request_id, is_valid_request_id
-from django_prodkit.scrub import scrub_text, scrub_value
+from django_prodkit.scrub import scrub_text
 
 __all__ = [
     "FIRST_FAILURE_HEADER",
@@ -64,9 +64,6 @@ logger = logging.getLogger("django_prodkit.jobs")
 
 # The header that carries a task's first failure time into its retries' messages.
 FIRST_FAILURE_HEADER = "prodkit_first_failed_at"
-# Arguments larger than this, as JSON, are kept as a short repr only.
-MAX_ARGUMENTS_BYTES = 1_000_000
-ARGUMENTS_REPR_LENGTH = 2000
 
 
 class _Running:
@@ -233,7 +230,7 @@ def _record(
         traced = rejection
     if args is None and kwargs is None:
         args, kwargs = getattr(request, "args", None), getattr(request, "kwargs", None)
-    args, kwargs, arguments_repr, reason = _arguments(args, kwargs)
+    args, kwargs, arguments_repr, reason = arguments(args, kwargs)
     delivery = getattr(request, "delivery_info", None) or {}
     exchange = str(delivery.get("exchange") or "")
     routing_key = str(delivery.get("routing_key") or "")
@@ -252,9 +249,9 @@ def _record(
             arguments_repr=arguments_repr,
             retryable=not reason,
             not_retryable_reason=reason[:255],
-            exception_type=_type_name(type(exception))[:255],
-            message=short(scrub_text(_text(exception)), MESSAGE_LENGTH),
-            traceback=_tail(
+            exception_type=type_name(type(exception))[:255],
+            message=short(scrub_text(exception_text(exception)), MESSAGE_LENGTH),
+            traceback=tail(
                 scrub_text("".join(tracebacks.format_exception(traced))),
                 TRACEBACK_LENGTH,
             ),
@@ -267,50 +264,6 @@ def _record(
             request_id=str(request_id)[:REQUEST_ID_LENGTH],
         )
     )
-
-
-def _arguments(
-    args: Any, kwargs: Any
-) -> tuple[list[Any] | None, dict[str, Any] | None, str, str]:
-    """The scrubbed args and kwargs as JSON, a repr when they are not JSON, and the
-    reason the task cannot be sent again ("" when it can).
-
-    Scrubbing works as error capture's: the values of sensitive keys and secrets in
-    strings are masked. Masked arguments would send the mask on a retry, so a dead letter
-    whose arguments scrubbing changed is not retryable either.
-    """
-    positional = list(args or ())
-    named = dict(kwargs or {})
-    try:
-        text = json.dumps([positional, named], allow_nan=False)
-    except (TypeError, ValueError) as error:
-        reason = f"the arguments are not JSON ({short(str(error), 150)})"
-    else:
-        if "\\u0000" in text:
-            reason = "the arguments hold NUL characters, which a database cannot store"
-        elif len(text) > MAX_ARGUMENTS_BYTES:
-            reason = (
-                f"the arguments are larger than {MAX_ARGUMENTS_BYTES} bytes as JSON"
-            )
-        else:
-            scrubbed_args = scrub_value(positional)
-            scrubbed_kwargs = scrub_value(named)
-            if scrubbed_args == positional and scrubbed_kwargs == named:
-                return positional, named, "", ""
-            assert isinstance(scrubbed_args, list)
-            assert isinstance(scrubbed_kwargs, dict)
-            return (
-                scrubbed_args,
-                scrubbed_kwargs,
-                "",
-                "the arguments held secrets, which were masked; a retry would send "
-                "the masks",
-            )
-    shown_args = short(scrub_text(repr_short(scrub_value(args))), ARGUMENTS_REPR_LENGTH)
-    shown_kwargs = short(
-        scrub_text(repr_short(scrub_value(kwargs))), ARGUMENTS_REPR_LENGTH
-    )
-    return None, None, f"args={shown_args} kwargs={shown_kwargs}", reason
 
 
 def _queue(task: Any, delivery: dict[str, Any], exchange: str, routing_key: str) -> str:

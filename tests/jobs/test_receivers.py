@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from django_prodkit import jobs
+from django_prodkit.jobs import failures
 from django_prodkit.jobs.models import DeadLetter
 from django_prodkit.logs.context import current_request_id
 from django_prodkit.scrub import MASK
@@ -60,7 +61,7 @@ def failed(task: Any, task_id: str, error: BaseException) -> None:
     ],
 )
 def test_arguments(args, kwargs, expected):
-    stored_args, stored_kwargs, shown, reason = receivers._arguments(args, kwargs)
+    stored_args, stored_kwargs, shown, reason = failures.arguments(args, kwargs)
     assert (stored_args, stored_kwargs, shown) == expected[:3]
     assert (expected[3] in reason) if expected[3] else reason == ""
 
