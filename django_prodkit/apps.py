@@ -17,7 +17,6 @@ class ProdkitConfig(AppConfig):
         from django_prodkit.errors.checks import check_errors
         from django_prodkit.health.checks import check_health
         from django_prodkit.idempotency.checks import check_idempotency
-        from django_prodkit.jobs.checks import check_jobs
         from django_prodkit.locking.checks import check_locking
         from django_prodkit.logs.checks import check_middleware
         from django_prodkit.metrics.checks import check_metrics
@@ -39,7 +38,6 @@ class ProdkitConfig(AppConfig):
         checks.register(check_ratelimit, "prodkit")
         checks.register(check_idempotency, "prodkit")
         checks.register(check_errors, "prodkit")
-        checks.register(check_jobs, "prodkit")
         checks.register(check_metrics, "prodkit")
         checks.register(check_queries, "prodkit")
         checks.register(check_statement_timeout, "prodkit", deploy=True)
@@ -59,7 +57,6 @@ class ProdkitConfig(AppConfig):
         ):
             checks.register(deploy_check, "prodkit", deploy=True)
         _connect_errors()
-        _connect_jobs()
         _connect_queries()
         if MIDDLEWARE_PATHS.intersection(settings.MIDDLEWARE):
             from django_prodkit.health import register
@@ -92,17 +89,6 @@ def _connect_queries() -> None:
     celery_signals.worker_process_shutdown.connect(
         lambda **kwargs: flush(2.0), dispatch_uid="prodkit.queries.flush", weak=False
     )
-
-
-def _connect_jobs() -> None:
-    """Record dead letters and carry request IDs into tasks, when Celery is installed."""
-    try:
-        from celery import signals as celery_signals
-    except ImportError:
-        return
-    from django_prodkit.jobs import receivers
-
-    receivers.connect(celery_signals)
 
 
 def _connect_errors() -> None:

@@ -44,6 +44,15 @@ class BatchWriter(Generic[K, P]):
         self._cycles = 0
         self._writing = False
         self._outages: set[str] = set()
+        # What the tests and benchmarks read: items given up on, and rows written.
+        self.dropped = 0
+        self.writes = 0
+
+    def reset_counters(self) -> None:
+        """Forget the counters and outages seen so far (tests, benchmarks)."""
+        with self._lock:
+            self._outages.clear()
+            self.dropped = self.writes = 0
 
     # What a subclass provides.
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django_prodkit.errors.models import ErrorGroup
 from django_prodkit.health.models import HealthCheckRun
-from django_prodkit.jobs.models import DeadLetter
 from django_prodkit.queries.models import SlowQuery
 from django_prodkit.security.models import CSPReport
 
-__all__ = ["CSPReport", "DeadLetter", "ErrorGroup", "HealthCheckRun", "SlowQuery"]
+__all__ = ["CSPReport", "ErrorGroup", "HealthCheckRun", "SlowQuery"]

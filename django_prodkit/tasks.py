@@ -9,7 +9,6 @@ from celery import shared_task
 from django_prodkit.errors.alerts import send
 from django_prodkit.errors.retention import prune
 from django_prodkit.health.history import record
-from django_prodkit.jobs import prune as prune_dead_letters
 
 
 @shared_task(name="prodkit.health.record", ignore_result=True)  # type: ignore[untyped-decorator]
@@ -28,9 +27,3 @@ def send_alert(payload: dict[str, Any]) -> None:
 def prune_errors() -> int:
     """Remove resolved and ignored error groups older than ``ERRORS.RETENTION_DAYS``."""
     return prune()
-
-
-@shared_task(name="prodkit.jobs.prune", ignore_result=True)  # type: ignore[untyped-decorator]
-def prune_jobs() -> int:
-    """Remove dead letters beyond ``JOBS.RETENTION_DAYS`` and ``JOBS.MAX_ENTRIES``."""
-    return prune_dead_letters()

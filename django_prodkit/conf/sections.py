@@ -391,18 +391,6 @@ class IndexesSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class JobsSettings:
-    """``PRODKIT["JOBS"]``: the dead letters of Celery tasks that failed for good."""
-
-    enabled: bool = True
-    database: str | None = None
-    flush_seconds: float = validated(5.0, positive)
-    max_pending: int = validated(1000, between(1, 100000))
-    retention_days: int = validated(30, between(1, 3650))
-    max_entries: int = validated(10000, between(1, 10**9))
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """All of ``PRODKIT``, one attribute per upper-case section."""
 
@@ -422,4 +410,3 @@ class Settings:
     metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
     gate: GateSettings = dataclasses.field(default_factory=GateSettings)
     indexes: IndexesSettings = dataclasses.field(default_factory=IndexesSettings)
-    jobs: JobsSettings = dataclasses.field(default_factory=JobsSettings)

@@ -66,16 +66,6 @@ class Writer(BatchWriter[str, Pending]):
     thread_name = "prodkit-errors"
     logger = logger
 
-    def _reset(self) -> None:
-        super()._reset()
-        self.dropped = 0
-        self.writes = 0
-
-    def reset_counters(self) -> None:
-        """Forget the counters and outages seen so far (tests, benchmarks)."""
-        self._outages.clear()
-        self.dropped = self.writes = 0
-
     # Called by capture, on the request's thread.
 
     def add(self, occurrence: Occurrence) -> None:

@@ -70,17 +70,15 @@ class Writer(BatchWriter[tuple[str, str], Pending]):
         self._maxima: dict[tuple[str, str], float] = {}
         self._overflowing = False
         self._pruned_at = -PRUNE_SECONDS
-        self.dropped = 0
-        self.writes = 0
         self.plans = 0
 
     def reset_counters(self) -> None:
         """Forget the counters, maxima and outages seen so far (tests, benchmarks)."""
+        super().reset_counters()
         with self._lock:
             self._maxima.clear()
-            self._outages.clear()
             self._overflowing = False
-            self.dropped = self.writes = self.plans = 0
+            self.plans = 0
 
     def add(
         self,
