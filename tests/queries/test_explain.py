@@ -109,6 +109,10 @@ def test_writes_and_switched_off_explain_get_no_plan(settings):
     with connection.cursor() as cursor:
         cursor.execute(SLOW_SELECT, [SECRET, 1])
     assert queries.flush()
-    assert SlowQuery.objects.count() == 2
+    # The INSERT and the SELECT; on a loaded server the CREATE or the DROP may pass the
+    # 40 ms threshold too, and neither gets a plan either.
+    stored = list(SlowQuery.objects.values_list("sql", flat=True))
+    assert sum(sql.startswith("INSERT INTO prodkit_explain_t") for sql in stored) == 1
+    assert sum(sql.startswith("SELECT pg_sleep") for sql in stored) == 1
     assert not SlowQuery.objects.exclude(plan="").exists()
     assert writer.plans == 0
