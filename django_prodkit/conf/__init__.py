@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from django_prodkit.conf.deploy import GateSettings, IndexesSettings
 from django_prodkit.conf.sections import (
     AlertSettings,
     BrokerCheckSettings,
@@ -28,10 +29,8 @@ from django_prodkit.conf.sections import (
     DatabaseCheckSettings,
     DiskCheckSettings,
     ErrorsSettings,
-    GateSettings,
     HealthSettings,
     IdempotencySettings,
-    IndexesSettings,
     LockingSettings,
     LogsSettings,
     MemoryCheckSettings,
